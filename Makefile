@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make train` and `make test`. Both set up .venv first.
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+ARGS       ?=
+BIN        := $(VENV)/bin
+STAMP      := $(VENV)/.slimkit-installed
+
+.PHONY: setup train test lint format clean
+
+setup: $(STAMP)
+
+# torch first, so a GPU user can pick their build with TORCH_SPEC=...; then the project and dev tools.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q "$(TORCH_SPEC)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/python train.py $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf outputs/multirun outputs/train .pytest_cache .ruff_cache build dist src/*.egg-info
+	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +

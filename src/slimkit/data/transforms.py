@@ -1,0 +1,24 @@
+"""Tensor-only image augmentations (torchvision does not import beside the local torch build)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def random_crop_flip(image: torch.Tensor, padding: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pad by ``padding`` (zeros), crop back to the original size at a random offset, flip half the time."""
+    _, height, width = image.shape
+    padded = F.pad(image, (padding, padding, padding, padding))
+    top, left = torch.randint(0, 2 * padding + 1, (2,), generator=generator).tolist()
+    crop = padded[:, top : top + height, left : left + width]
+    if torch.rand((), generator=generator) < 0.5:
+        crop = crop.flip(-1)
+    return crop
+
+
+def normalize(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """Per-channel (x - mean) / std for a C x H x W float tensor."""
+    mean_t = torch.tensor(mean, dtype=image.dtype).view(-1, 1, 1)
+    std_t = torch.tensor(std, dtype=image.dtype).view(-1, 1, 1)
+    return (image - mean_t) / std_t

@@ -1,0 +1,27 @@
+"""Fit, then test the best checkpoint (by validation accuracy)."""
+
+from __future__ import annotations
+
+from slimkit.methods.classification import ClassificationModule, OptimizerFactory, SchedulerFactory
+from slimkit.run_context import RunContext
+
+
+class BaselineRunner:
+    def __init__(
+        self, optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None, label_smoothing: float = 0.0
+    ) -> None:
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.label_smoothing = label_smoothing
+
+    def run(self, context: RunContext) -> dict[str, float]:
+        module = ClassificationModule(
+            context.build_model(),
+            context.datamodule.num_classes,
+            self.optimizer,
+            self.scheduler,
+            self.label_smoothing,
+        )
+        trainer = context.build_trainer()
+        trainer.fit(module, datamodule=context.datamodule, ckpt_path=context.resume_from, weights_only=True)
+        return context.test_best(trainer, module)

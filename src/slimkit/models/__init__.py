@@ -1,0 +1,9 @@
+"""Plain networks. Each takes ``in_channels``, ``num_classes`` and ``input_size`` from the
+datamodule, so one config runs on digits, CIFAR or ImageNet folders without edits."""
+
+from slimkit.models.lenet import LeNet5
+from slimkit.models.resnet import CifarResNet
+from slimkit.models.vgg import VGG16
+from slimkit.models.wrn import WideResNet
+
+__all__ = ["CifarResNet", "LeNet5", "VGG16", "WideResNet"]

@@ -1,0 +1,164 @@
+"""One job: check the config -> record it -> run the method's stages -> write results.json.
+
+Nothing is written before the checks pass, so a bad command never touches an earlier run.
+The pipeline knows nothing about particular methods: ``cfg.method.runner`` builds an object
+whose ``run(context)`` returns the final metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+from omegaconf import DictConfig, OmegaConf
+
+from slimkit.config_checks import INJECTED_ARGUMENTS, check_target_node
+from slimkit.errors import ConfigError
+from slimkit.loggers import close_loggers
+from slimkit.run_context import RunContext, build_model
+
+log = logging.getLogger(__name__)
+RESULTS_FILE = "results.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+EXIT_SIGTERM = 143
+
+
+def run(cfg: DictConfig) -> float:
+    """Run the job described by ``cfg`` in ``cfg.paths.output_dir``; return its objective."""
+    output_dir = Path(cfg.paths.output_dir)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule, runner = check_config(cfg)
+    resume_from = find_resume_checkpoint(cfg, output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    record_config(cfg, output_dir)
+    if resume_from:
+        log.info("resuming from %s", resume_from)
+    context = RunContext(cfg=cfg, output_dir=output_dir, datamodule=datamodule, resume_from=resume_from)
+    started = time.time()
+    failed = True
+    try:
+        metrics = runner.run(context)
+        failed = False
+    except SIGTERMException:
+        log.warning("stopped by SIGTERM; rerun the same command to resume from %s", output_dir / LAST_CHECKPOINT)
+        raise SystemExit(EXIT_SIGTERM) from None
+    finally:
+        close_loggers(failed)
+    return write_results(cfg, output_dir, metrics, time.time() - started, resume_from)
+
+
+def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
+    """Check every part of the config and build the datamodule and the method's runner.
+
+    Raises ConfigError (one line for the user) on any problem; writes nothing.
+    """
+    for group in ("data", "model", "trainer"):
+        if "_target_" not in (cfg.get(group) or {}):
+            raise ConfigError(f"{group} has no _target_: pick an option of the '{group}' config group")
+    for path in ("data", "model", "trainer", "method.runner"):
+        check_target_node(OmegaConf.select(cfg, path), path, INJECTED_ARGUMENTS.get(path, set()))
+    for group in ("callbacks", "logger"):
+        for name, node in (cfg.get(group) or {}).items():
+            if node and "_target_" in node:
+                check_target_node(node, f"{group}.{name}")
+    datamodule = instantiate_user_node(cfg.data, "data")
+    check_model_serves_data(cfg, datamodule)
+    runner = instantiate_user_node(cfg.method.runner, "method.runner")
+    return datamodule, runner
+
+
+def instantiate_user_node(node: DictConfig, path: str, **kwargs: Any) -> Any:
+    """``instantiate``, with the user's mistakes (ConfigError, ValueError) turned into one line."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        if isinstance(cause, ValueError | TypeError):
+            raise ConfigError(f"{path}: {cause}") from None
+        raise
+
+
+def check_model_serves_data(cfg: DictConfig, datamodule: L.LightningDataModule) -> None:
+    """The method, model and data agree on the task, and the model takes the data's input shape.
+
+    The model is built on the meta device (no memory, no time) and run on one meta batch.
+    """
+    model_cls = get_class(cfg.model._target_)
+    tasks = {
+        "method": cfg.method.get("task"),
+        "model": getattr(model_cls, "task", None),
+        "data": getattr(datamodule, "task", None),
+    }
+    if len(set(tasks.values())) != 1:
+        described = ", ".join(f"{part} is for {task}" for part, task in tasks.items())
+        raise ConfigError(f"method, model and data must be for the same task: {described}")
+    shape = tuple(datamodule.input_shape)
+    with torch.device("meta"):
+        try:
+            model = build_model(cfg.model, datamodule)
+        except InstantiationException as error:
+            raise ConfigError(f"model: {error.__cause__}") from None
+        try:
+            model.eval()(torch.empty(2, *shape))
+        except RuntimeError as error:
+            reason = str(error).strip().splitlines()[0]
+            raise ConfigError(f"model {model_cls.__name__} cannot take inputs of shape {shape}: {reason}") from None
+
+
+def find_resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
+    """``ckpt_path`` when given (it must exist), else the job's own last.ckpt when resume=true."""
+    if cfg.get("ckpt_path"):
+        path = Path(cfg.ckpt_path)
+        if not path.is_file():
+            raise ConfigError(f"ckpt_path={cfg.ckpt_path} does not exist")
+        return str(path)
+    last = output_dir / LAST_CHECKPOINT
+    return str(last) if cfg.get("resume", True) and last.is_file() else None
+
+
+def record_config(cfg: DictConfig, output_dir: Path) -> None:
+    """Write ``.hydra/`` (config, overrides, Hydra's own config), as Hydra would, but after the checks."""
+    record = output_dir / ".hydra"
+    record.mkdir(exist_ok=True)
+    OmegaConf.save(cfg, record / "config.yaml")
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        OmegaConf.save(OmegaConf.create(list(hydra_cfg.overrides.task)), record / "overrides.yaml")
+        OmegaConf.save(OmegaConf.create({"hydra": hydra_cfg}), record / "hydra.yaml")
+
+
+def write_results(
+    cfg: DictConfig, output_dir: Path, metrics: dict[str, float], seconds: float, resumed_from: str | None
+) -> float:
+    """Write results.json (atomically) and return the configured objective."""
+    results = {
+        "objective": cfg.objective,
+        "direction": cfg.direction,
+        "value": metrics.get(cfg.objective),
+        "metrics": metrics,
+        "method": cfg.method.get("name"),
+        "model": cfg.model._target_.rsplit(".", 1)[-1],
+        "data": cfg.data._target_.rsplit(".", 1)[-1],
+        "seed": cfg.seed,
+        "resumed_from": resumed_from,
+        "seconds": round(seconds, 2),
+    }
+    temporary = output_dir / (RESULTS_FILE + ".tmp")
+    temporary.write_text(json.dumps(results, indent=2) + "\n")
+    os.replace(temporary, output_dir / RESULTS_FILE)
+    if results["value"] is None:
+        raise ConfigError(f"objective={cfg.objective} is not among the final metrics: {', '.join(metrics)}")
+    log.info("%s = %.4f (results in %s)", cfg.objective, results["value"], output_dir / RESULTS_FILE)
+    return float(results["value"])
