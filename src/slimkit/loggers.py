@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import netrc
 import os
+import secrets
+import string
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,9 +92,7 @@ def _persistent_run_id(directory: Path) -> str:
     id_file = directory / RUN_ID_FILE
     if id_file.is_file():
         return id_file.read_text().strip()
-    from wandb.util import generate_id
-
-    run_id = generate_id()
+    run_id = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     id_file.write_text(run_id + "\n")
     return run_id
 

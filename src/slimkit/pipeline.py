@@ -36,6 +36,7 @@ EXIT_SIGTERM = 143
 def run(cfg: DictConfig) -> float:
     """Run the job described by ``cfg`` in ``cfg.paths.output_dir``; return its objective."""
     output_dir = Path(cfg.paths.output_dir)
+    _log_lightning_once()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, runner = check_config(cfg)
     resume_from = find_resume_checkpoint(cfg, output_dir)
@@ -55,6 +56,13 @@ def run(cfg: DictConfig) -> float:
     finally:
         close_loggers(failed)
     return write_results(cfg, output_dir, metrics, time.time() - started, resume_from)
+
+
+def _log_lightning_once() -> None:
+    """The ``lightning`` package adds its own console handler; under Hydra the root logger (console
+    and the job's log file) already gets Lightning's records, so drop it to avoid every line twice."""
+    if logging.getLogger().handlers:
+        logging.getLogger("lightning").handlers.clear()
 
 
 def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:

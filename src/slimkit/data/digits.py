@@ -54,6 +54,7 @@ class DigitsDataModule(ClassificationDataModule):
         )
         if self.image_size != 8:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
+        self.split_indices = {"train": train, "val": val, "test": test}
         mean, std = images[train].mean(), images[train].std()
         images = (images - mean) / std
         self.train_set = TensorDataset(images[train], labels[train])

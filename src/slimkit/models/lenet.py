@@ -15,7 +15,7 @@ class LeNet5(nn.Module):
         super().__init__()
         side = ((input_size - 4) // 2 - 4) // 2
         if side < 1:
-            raise ValueError(f"LeNet5 needs inputs of at least 12x12 pixels, got {input_size}x{input_size}")
+            raise ValueError(f"LeNet5 needs inputs of at least 16x16 pixels, got {input_size}x{input_size}")
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 6, 5),
             nn.ReLU(inplace=True),

@@ -1,0 +1,89 @@
+"""Shared test helpers: compose the real configs in-process, or run train.py as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+from PIL import Image
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONF_DIR = PROJECT_ROOT / "conf"
+# small, fast settings for runs that only need to go through the whole harness
+QUICK = ["trainer.max_epochs=2", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "callbacks.progress_bar=null"]
+
+
+def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
+    """The composed train config, as train.py would see it, with the job's output dir set."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+
+
+def group_options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
+
+
+def run_train(args: list[str], timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python train.py <args>`` in the project root, as a user types it."""
+    return subprocess.run(
+        [sys.executable, "train.py", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start_train(args: list[str], log: Path) -> subprocess.Popen:
+    handle = open(log, "w")  # noqa: SIM115 - closed by the child's exit
+    return subprocess.Popen([sys.executable, "train.py", *args], cwd=PROJECT_ROOT, stdout=handle, stderr=handle)
+
+
+def read_results(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def fake_cifar_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder laid out like the CIFAR-10 and CIFAR-100 python archives, with a few random images."""
+    root = tmp_path_factory.mktemp("cifar")
+    rng = np.random.default_rng(0)
+
+    def write(folder: Path, name: str, count: int, label_key: bytes, classes: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        batch = {
+            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+            label_key: rng.integers(0, classes, count).tolist(),
+        }
+        (folder / name).write_bytes(pickle.dumps(batch))
+
+    for index in range(1, 6):
+        write(root / "cifar10" / "cifar-10-batches-py", f"data_batch_{index}", 20, b"labels", 10)
+    write(root / "cifar10" / "cifar-10-batches-py", "test_batch", 20, b"labels", 10)
+    write(root / "cifar100" / "cifar-100-python", "train", 100, b"fine_labels", 100)
+    write(root / "cifar100" / "cifar-100-python", "test", 20, b"fine_labels", 100)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """train/<class>/ and val/<class>/ folders holding small JPEGs of different sizes."""
+    root = tmp_path_factory.mktemp("imagenet")
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for label in ("n01", "n02", "n03"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for index in range(3):
+                pixels = rng.integers(0, 256, (40 + 7 * index, 56, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{index}.JPEG")
+    return root
