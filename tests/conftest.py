@@ -18,7 +18,13 @@ from PIL import Image
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"
 # small, fast settings for runs that only need to go through the whole harness
-QUICK = ["trainer.max_epochs=2", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2", "callbacks.progress_bar=null"]
+QUICK = [
+    "trainer.max_epochs=2",
+    "trainer.log_every_n_steps=1",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=2",
+    "callbacks.progress_bar=null",
+]
 
 
 def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
@@ -31,15 +37,18 @@ def group_options(group: str) -> list[str]:
     return sorted(path.stem for path in (CONF_DIR / group).glob("*.yaml"))
 
 
-def run_train(args: list[str], timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python train.py <args>`` in the project root, as a user types it."""
+def run_train(
+    args: list[str], timeout: float = 300, env: dict[str, str | None] | None = None
+) -> subprocess.CompletedProcess:
+    """``python train.py <args>`` in the project root, as a user types it (env: None removes a variable)."""
+    environment = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "train.py", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={name: value for name, value in environment.items() if value is not None},
     )
 
 

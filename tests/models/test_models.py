@@ -31,7 +31,11 @@ def test_parameter_counts_match_the_papers(model, expected):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_models_size_themselves_from_the_input(size, channels):
     inputs = torch.randn(2, channels, size, size)
-    models = [LeNet5(channels, 7, size), CifarResNet(channels, 7, size, depth=8), WideResNet(channels, 7, size, depth=10)]
+    models = [
+        LeNet5(channels, 7, size),
+        CifarResNet(channels, 7, size, depth=8),
+        WideResNet(channels, 7, size, depth=10),
+    ]
     if size >= 32:
         models.append(VGG16(channels, 7, size))
     for model in models:

@@ -1,4 +1,4 @@
-"""Experiment loggers: build them from ``cfg.logger`` and close them at the end of every job.
+"""W&B logging for Hydra jobs.
 
 W&B specifics that users trip over: with no account the run is written offline (``wandb sync``
 later); every job calls ``wandb.finish()`` or the next multirun job would log into the same run;
@@ -18,9 +18,7 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
-from lightning.pytorch.loggers import Logger, WandbLogger
-from omegaconf import DictConfig
+from lightning.pytorch.loggers import WandbLogger
 
 from slimkit.errors import ConfigError
 
@@ -28,13 +26,7 @@ WANDB_MODES = ("auto", "online", "offline", "disabled")
 RUN_ID_FILE = "wandb_run_id"
 
 
-def build_loggers(logger_cfg: DictConfig | None) -> list[Logger]:
-    if not logger_cfg:
-        return []
-    return [instantiate(node) for node in logger_cfg.values() if node and "_target_" in node]
-
-
-def close_loggers(failed: bool) -> None:
+def finish_wandb_run(failed: bool) -> None:
     """Finish the W&B run of this job (if any), so the next job of a multirun starts its own."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and getattr(wandb, "run", None) is not None:
