@@ -12,7 +12,7 @@ from conftest import compose_config, group_options
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from slimkit.config_checks import check_target_node
+from slimkit.config_checks import check_ddp_launch, check_target_node
 from slimkit.errors import ConfigError
 from slimkit.pipeline import check_config
 from slimkit.run_context import build_model
@@ -103,3 +103,12 @@ def test_optimizer_and_scheduler_are_partials(tmp_path):
     runner = instantiate(cfg.method.runner)
     optimizer = runner.optimizer([torch.nn.Parameter(torch.zeros(1))])
     assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["lr"] == cfg.method.runner.optimizer.lr
+
+
+def test_ddp_spawned_by_lightning_is_refused_in_a_local_multirun(tmp_path):
+    trainer_cfg = compose_config(["trainer=ddp_cpu"], tmp_path).trainer
+    with pytest.raises(ConfigError, match="would re-launch the sweep"):
+        check_ddp_launch(trainer_cfg, multirun=True, environ={})
+    check_ddp_launch(trainer_cfg, multirun=False, environ={})  # a single run: Lightning's launcher is fine
+    check_ddp_launch(trainer_cfg, multirun=True, environ={"SLURM_NTASKS": "2"})  # srun made the ranks
+    check_ddp_launch(compose_config([], tmp_path).trainer, multirun=True, environ={})

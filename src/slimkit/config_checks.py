@@ -100,3 +100,27 @@ def _describe(annotation: Any) -> str:
     if annotation is type(None):
         return "None"
     return getattr(annotation, "__name__", str(annotation))
+
+
+# Set by srun, torchrun or Lightning itself when the ranks are created outside the job's process.
+EXTERNAL_LAUNCH_VARIABLES = ("LOCAL_RANK", "TORCHELASTIC_RUN_ID")
+
+
+def check_ddp_launch(trainer_cfg: DictConfig, multirun: bool, environ: dict[str, str]) -> None:
+    """Refuse DDP that Lightning would spawn itself inside a local multirun.
+
+    Lightning re-runs the command line for each extra rank, which inside a Hydra multirun re-launches
+    the whole sweep. Under Slurm (tasks_per_node = devices) srun creates the ranks and all is well.
+    """
+    strategy = str(trainer_cfg.get("strategy", "auto"))
+    devices = trainer_cfg.get("devices", 1)
+    several = devices not in (1, "1") and not (isinstance(devices, ListConfig | list) and len(devices) == 1)
+    spawns_ranks = "ddp" in strategy and "spawn" not in strategy and several
+    launched_outside = (
+        any(name in environ for name in EXTERNAL_LAUNCH_VARIABLES) or int(environ.get("SLURM_NTASKS", "1")) > 1
+    )
+    if multirun and spawns_ranks and not launched_outside:
+        raise ConfigError(
+            f"trainer.strategy={strategy} with devices={devices} inside a local multirun would re-launch the sweep "
+            "in every rank; use hydra/launcher=slurm (tasks_per_node = devices) or run the jobs one at a time"
+        )

@@ -18,11 +18,13 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import InstantiationException
+from hydra.types import RunMode
 from hydra.utils import get_class, instantiate
+from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from slimkit.config_checks import INJECTED_ARGUMENTS, check_target_node
+from slimkit.config_checks import INJECTED_ARGUMENTS, check_ddp_launch, check_target_node
 from slimkit.errors import ConfigError
 from slimkit.loggers import close_loggers
 from slimkit.run_context import RunContext, build_model
@@ -41,7 +43,8 @@ def run(cfg: DictConfig) -> float:
     datamodule, runner = check_config(cfg)
     resume_from = find_resume_checkpoint(cfg, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    record_config(cfg, output_dir)
+    if rank_zero_only.rank == 0:
+        record_config(cfg, output_dir)
     if resume_from:
         log.info("resuming from %s", resume_from)
     context = RunContext(cfg=cfg, output_dir=output_dir, datamodule=datamodule, resume_from=resume_from)
@@ -79,6 +82,8 @@ def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
         for name, node in (cfg.get(group) or {}).items():
             if node and "_target_" in node:
                 check_target_node(node, f"{group}.{name}")
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    check_ddp_launch(cfg.trainer, multirun, dict(os.environ))
     datamodule = instantiate_user_node(cfg.data, "data")
     check_model_serves_data(cfg, datamodule)
     runner = instantiate_user_node(cfg.method.runner, "method.runner")
@@ -163,9 +168,10 @@ def write_results(
         "resumed_from": resumed_from,
         "seconds": round(seconds, 2),
     }
-    temporary = output_dir / (RESULTS_FILE + ".tmp")
-    temporary.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(temporary, output_dir / RESULTS_FILE)
+    if rank_zero_only.rank == 0:  # under DDP every rank returns the objective, one writes the file
+        temporary = output_dir / (RESULTS_FILE + ".tmp")
+        temporary.write_text(json.dumps(results, indent=2) + "\n")
+        os.replace(temporary, output_dir / RESULTS_FILE)
     if results["value"] is None:
         raise ConfigError(f"objective={cfg.objective} is not among the final metrics: {', '.join(metrics)}")
     log.info("%s = %.4f (results in %s)", cfg.objective, results["value"], output_dir / RESULTS_FILE)
