@@ -22,7 +22,7 @@ FOLDER_DATA = {"cifar10": "cifar10", "cifar100": "cifar100"}
 
 def data_overrides(data: str, cifar_root: Path, imagenet_root: Path) -> list[str]:
     if data in FOLDER_DATA:
-        return [f"data.root={cifar_root / FOLDER_DATA[data]}"]
+        return [f"data.root={cifar_root / FOLDER_DATA[data]}", "data.val_size=10"]
     if data == "imagenet":
         return [f"data.root={imagenet_root}", "data.image_size=32"]
     return []
@@ -31,16 +31,19 @@ def data_overrides(data: str, cifar_root: Path, imagenet_root: Path) -> list[str
 @pytest.mark.parametrize("method", group_options("method"))
 @pytest.mark.parametrize("model", group_options("model"))
 @pytest.mark.parametrize("data", group_options("data"))
-def test_every_combination_builds(method, model, data, fake_cifar_root, fake_imagenet_root, tmp_path):
-    overrides = [f"method={method}", f"model={model}", f"data={data}"]
+def test_every_combination_builds_and_runs_a_batch(method, model, data, fake_cifar_root, fake_imagenet_root, tmp_path):
+    overrides = [f"method={method}", f"model={model}", f"data={data}", "data.num_workers=0", "data.batch_size=2"]
     cfg = compose_config(overrides + data_overrides(data, fake_cifar_root, fake_imagenet_root), tmp_path)
     datamodule, runner = check_config(cfg)
     assert hasattr(runner, "run")
     assert not any(tmp_path.iterdir()), "checking a config must not write anything"
-    with torch.device("meta"):
-        model_instance = build_model(cfg.model, datamodule)
-        logits = model_instance(torch.empty(3, *datamodule.input_shape))
-    assert tuple(logits.shape) == (3, datamodule.num_classes)
+    datamodule.setup("fit")
+    inputs, labels = next(iter(datamodule.val_dataloader()))
+    network = build_model(cfg.model, datamodule).eval()
+    with torch.no_grad():
+        logits = network(inputs)
+    assert tuple(logits.shape) == (len(labels), datamodule.num_classes)
+    assert tuple(inputs.shape[1:]) == tuple(datamodule.input_shape)
 
 
 @pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "experiment", "debug"])

@@ -49,3 +49,8 @@ def test_multirun_writes_one_job_dir_per_model(tmp_path):
     assert [read_results(job)["model"] for job in jobs] == ["LeNet5", "WideResNet"]
     overrides = [json.dumps(list((job / ".hydra" / "overrides.yaml").read_text().split("\n"))) for job in jobs]
     assert "model=lenet" in overrides[0] and "model=wrn" in overrides[1]
+
+
+def test_tensorboard_logger_writes_event_files(tmp_path):
+    run(compose_config([*QUICK, "logger=tensorboard"], tmp_path))
+    assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
