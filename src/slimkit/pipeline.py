@@ -35,7 +35,7 @@ LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
 EXIT_SIGTERM = 143
 
 
-def run(cfg: DictConfig) -> float:
+def run(cfg: DictConfig) -> float | tuple[float, ...]:
     """Run the job described by ``cfg`` in ``cfg.paths.output_dir``; return its objective."""
     output_dir = Path(cfg.paths.output_dir)
     _log_lightning_once()
@@ -154,12 +154,14 @@ def record_config(cfg: DictConfig, output_dir: Path) -> None:
 
 def write_results(
     cfg: DictConfig, output_dir: Path, metrics: dict[str, float], seconds: float, resumed_from: str | None
-) -> float:
-    """Write results.json (atomically) and return the configured objective."""
+) -> float | tuple[float, ...]:
+    """Write results.json (atomically) and return the objective: one metric, or a tuple for a list of them."""
+    names = [cfg.objective] if isinstance(cfg.objective, str) else list(cfg.objective)
+    values = [metrics.get(name) for name in names]
     results = {
-        "objective": cfg.objective,
-        "direction": cfg.direction,
-        "value": metrics.get(cfg.objective),
+        "objective": cfg.objective if isinstance(cfg.objective, str) else names,
+        "direction": cfg.direction if isinstance(cfg.direction, str) else list(cfg.direction),
+        "value": values[0] if isinstance(cfg.objective, str) else values,
         "metrics": metrics,
         "method": cfg.method.get("name"),
         "model": cfg.model._target_.rsplit(".", 1)[-1],
@@ -172,7 +174,10 @@ def write_results(
         temporary = output_dir / (RESULTS_FILE + ".tmp")
         temporary.write_text(json.dumps(results, indent=2) + "\n")
         os.replace(temporary, output_dir / RESULTS_FILE)
-    if results["value"] is None:
-        raise ConfigError(f"objective={cfg.objective} is not among the final metrics: {', '.join(metrics)}")
-    log.info("%s = %.4f (results in %s)", cfg.objective, results["value"], output_dir / RESULTS_FILE)
-    return float(results["value"])
+    missing = [name for name, value in zip(names, values, strict=True) if value is None]
+    if missing:
+        raise ConfigError(f"objective {', '.join(missing)} is not among the final metrics: {', '.join(metrics)}")
+    log.info(
+        "%s = %s (results in %s)", ", ".join(names), ", ".join(f"{v:.4f}" for v in values), output_dir / RESULTS_FILE
+    )
+    return float(values[0]) if isinstance(cfg.objective, str) else tuple(float(value) for value in values)

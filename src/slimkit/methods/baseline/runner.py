@@ -15,8 +15,9 @@ class BaselineRunner:
         self.label_smoothing = label_smoothing
 
     def run(self, context: RunContext) -> dict[str, float]:
+        model = context.build_model()
         module = ClassificationModule(
-            context.build_model(),
+            model,
             context.datamodule.num_classes,
             self.optimizer,
             self.scheduler,
@@ -24,4 +25,5 @@ class BaselineRunner:
         )
         trainer = context.build_trainer()
         trainer.fit(module, datamodule=context.datamodule, ckpt_path=context.resume_from, weights_only=True)
-        return context.test_best(trainer, module)
+        metrics = context.test_best(trainer, module)
+        return {**metrics, "model/params": float(sum(parameter.numel() for parameter in model.parameters()))}
