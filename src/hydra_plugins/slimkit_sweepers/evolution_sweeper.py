@@ -1,0 +1,105 @@
+"""``hydra/sweeper=evolution``: slimkit's evolutionary search where every candidate is a Hydra job.
+
+One launcher batch per generation (so with ``hydra/launcher=slurm`` a generation is one job
+array). The search state, RNG included, is saved in the sweep dir after every generation; rerunning
+the same command (same ``study_name``, hence the same sweep dir) continues where it stopped. Job
+numbers continue after the highest existing job dir, so no job dir is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.slimkit_sweepers.common import SlimkitSweeper, job_values
+from hydra_plugins.slimkit_sweepers.evolution_report import write_report
+from hydra_plugins.slimkit_sweepers.search_space import as_override, parse_search_space
+from slimkit.search import Candidate, EvolutionSearch, SearchSpace
+
+log = logging.getLogger(__name__)
+STATE_FILE = "evolution_state.json"
+
+
+class EvolutionSweeper(SlimkitSweeper):
+    def __init__(
+        self,
+        study_name: str,
+        population_size: int = 50,
+        generations: int = 20,
+        top_k: int = 10,
+        mutation_count: int = 25,
+        mutation_prob: float = 0.1,
+        crossover_count: int = 25,
+        direction: str = "maximize",
+        seed: int = 0,
+        params: DictConfig | None = None,
+        constraint: DictConfig | None = None,
+        max_failure_rate: float = 0.2,
+        max_attempts: int = 1000,
+    ) -> None:
+        super().__init__(constraint, max_failure_rate)
+        self.study_name = str(study_name)
+        self.settings = {
+            "population_size": population_size,
+            "generations": generations,
+            "top_k": top_k,
+            "mutation_count": mutation_count,
+            "mutation_prob": mutation_prob,
+            "crossover_count": crossover_count,
+            "direction": direction,
+            "seed": seed,
+            "max_attempts": max_attempts,
+        }
+        self.params = OmegaConf.to_container(params) if params else {}
+
+    def sweep(self, arguments: list[str]) -> list[list[Any]]:
+        fixed, parameters = parse_search_space(arguments, self.params, self.parser())
+        if not parameters:
+            raise ValueError("the evolution sweeper needs a search space: key=a,b,c or key=range(...)")
+        space = SearchSpace({key: parameter.discrete_values() for key, parameter in parameters.items()})
+        self.save_multirun_config()
+        search = self.open_search(space, fixed)
+        returns: list[list[Any]] = []
+        failures = 0
+        planned = self.settings["population_size"] * self.settings["generations"]
+        while not search.finished:
+            candidates = search.ask()
+            if not candidates:
+                break
+            batch = [self.overrides(fixed, candidate) for candidate in candidates]
+            results = self.launch(batch, self.next_free_job_index())
+            for candidate, result in zip(candidates, results, strict=True):
+                values = job_values(result)
+                if values is not None and len(values) != 1:
+                    raise ValueError("the evolution sweeper optimises one objective; the job returned several")
+                failures += values is None
+                search.tell(candidate, None if values is None else values[0])
+            search.save(self.state_path)
+            returns.append(list(results))
+            self.check_failure_rate(failures, planned)
+        write_report(search, self.sweep_dir)
+        return returns
+
+    @property
+    def state_path(self) -> Path:
+        return self.sweep_dir / STATE_FILE
+
+    def open_search(self, space: SearchSpace, fixed: list[str]) -> EvolutionSearch:
+        def feasible(values: dict[str, Any]) -> bool:
+            return self.check_constraint(self.overrides(fixed, Candidate(values)))[0]
+
+        constraint = feasible if self.constraint is not None else None
+        if not self.state_path.is_file():
+            return EvolutionSearch(space, constraint=constraint, **self.settings)
+        search = EvolutionSearch.load(self.state_path, constraint=constraint)
+        if search.space.to_dict() != space.to_dict():
+            raise ValueError(f"{self.state_path} holds a search over another space; use another study_name")
+        log.info("resuming the search in %s at generation %d", self.state_path, search.generation)
+        return search
+
+    @staticmethod
+    def overrides(fixed: list[str], candidate: Candidate) -> list[str]:
+        return fixed + [as_override(key, value) for key, value in candidate.items()]
