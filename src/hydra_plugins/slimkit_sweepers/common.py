@@ -74,6 +74,12 @@ class SlimkitSweeper(Sweeper):
         numbers = [int(path.name) for path in self.sweep_dir.glob("*") if re.fullmatch(r"\d+", path.name)]
         return max([at_least, *(number + 1 for number in numbers)])
 
+    def run_once(self, fixed: list[str]) -> list[list[JobReturn]]:
+        """No search space: there is nothing to optimise, so run the one job the command describes."""
+        log.warning("no search space given (key=a,b / choice / range / interval): running a single job")
+        self.save_multirun_config()
+        return [list(self.launch([fixed], self.next_free_job_index()))]
+
     def launch(self, batch: Sequence[Sequence[str]], first_job_index: int) -> Sequence[JobReturn]:
         assert self.launcher is not None
         log.info("launching %d job(s) from job %d", len(batch), first_job_index)

@@ -58,7 +58,7 @@ class EvolutionSweeper(SlimkitSweeper):
     def sweep(self, arguments: list[str]) -> list[list[Any]]:
         fixed, parameters = parse_search_space(arguments, self.params, self.parser())
         if not parameters:
-            raise ValueError("the evolution sweeper needs a search space: key=a,b,c or key=range(...)")
+            return self.run_once(fixed)
         space = SearchSpace({key: parameter.discrete_values() for key, parameter in parameters.items()})
         self.save_multirun_config()
         search = self.open_search(space, fixed)

@@ -56,7 +56,7 @@ class OptunaSweeper(SlimkitSweeper):
     def sweep(self, arguments: list[str]) -> list[list[Any]]:
         fixed, space = parse_search_space(arguments, self.params, self.parser())
         if not space:
-            raise ValueError("the optuna sweeper needs a search space: key=choice(...)/range(...)/interval(...)")
+            return self.run_once(fixed)
         distributions = {key: to_distribution(parameter) for key, parameter in space.items()}
         self.save_multirun_config()
         study = self.open_study(space)
