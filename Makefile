@@ -6,7 +6,7 @@ ARGS       ?=
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.slimkit-installed
 
-.PHONY: setup train test lint format clean
+.PHONY: setup train test lint format clean slurm-up slurm-down
 
 setup: $(STAMP)
 
@@ -35,3 +35,11 @@ format: $(STAMP)
 clean:
 	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
+
+# A single-node Slurm cluster on loopback for hydra/launcher=slurm and tests/slurm (root; installs
+# slurm-wlm and munge with apt-get when missing). State and slurm.conf in /tmp/slimkit-slurm.
+slurm-up:
+	bash scripts/local_slurm.sh up
+
+slurm-down:
+	bash scripts/local_slurm.sh down

@@ -65,3 +65,14 @@ def test_a_stop_signal_saves_last_ckpt_mid_epoch(signum, returncode, tmp_path):
     checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert checkpoint["epoch"] == 0 and checkpoint["global_step"] > 0
     assert not (run_dir / "results.json").exists()
+
+
+def test_last_ckpt_is_written_every_epoch_even_without_improvement(tmp_path):
+    """A learning rate of 0 never improves val/acc; last.ckpt must still follow every epoch."""
+    from conftest import QUICK, compose_config
+
+    from slimkit.pipeline import run
+
+    run(compose_config([*QUICK, "trainer.max_epochs=3", "method.runner.optimizer.lr=0.0"], tmp_path))
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 2
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()

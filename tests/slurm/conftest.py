@@ -1,0 +1,65 @@
+"""Tests that run jobs on the local single-node Slurm cluster (`make slurm-up`, scripts/local_slurm.sh).
+
+Every test here uses the ``slurm_env`` fixture: the environment for a subprocess with ``SLURM_CONF``
+pointing at the running cluster. When the cluster is not up the tests skip, saying how to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+DEFAULT_STATE_DIR = "/tmp/slimkit-slurm"
+NOT_UP = "local Slurm is not up: run `make slurm-up`"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slurm: runs jobs on the local Slurm cluster (`make slurm-up`); skips without")
+
+
+def find_local_slurm() -> tuple[dict[str, str] | None, str]:
+    """(environment with SLURM_CONF, "") when the local cluster answers, else (None, why not)."""
+    conf = Path(os.environ.get("SLIMKIT_SLURM_DIR") or DEFAULT_STATE_DIR) / "slurm.conf"
+    if not conf.is_file():
+        return None, f"{NOT_UP} (no {conf})"
+    if shutil.which("sinfo") is None:
+        return None, f"{NOT_UP} (no sinfo on PATH)"
+    if not _pid_file_alive(conf.parent / "slurmctld.pid"):  # sinfo would retry for ~10 s
+        return None, f"{NOT_UP} (no slurmctld running from {conf.parent})"
+    environment = {**os.environ, "SLURM_CONF": str(conf)}
+    try:
+        answer = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], env=environment, capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"{NOT_UP} (sinfo with SLURM_CONF={conf} did not answer in 15 s)"
+    states = answer.stdout.split()
+    if answer.returncode != 0 or not states:
+        detail = (answer.stderr.strip().splitlines() or ["no node"])[-1]
+        return None, f"{NOT_UP} (sinfo with SLURM_CONF={conf}: {detail})"
+    if not any(state in ("idle", "mix", "alloc", "comp") for state in states):  # "idle*": not responding
+        return None, f"{NOT_UP} (node state: {', '.join(states)})"
+    return environment, ""
+
+
+def _pid_file_alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+    except PermissionError:  # alive, owned by another user
+        return True
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def slurm_env() -> dict[str, str]:
+    """The environment for subprocesses that submit to the local cluster; skips when it is not up."""
+    environment, reason = find_local_slurm()
+    if environment is None:
+        pytest.skip(reason)
+    return environment
