@@ -195,3 +195,25 @@ def test_two_task_cpu_ddp_job_gets_its_ranks_from_srun(launch, tmp_path, launche
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in (job_folder / f"{job_id}_1_log.out").read_text()
     results = json.loads((sweep_dir / "0" / "results.json").read_text())
     assert results["value"] is not None
+
+
+def test_evolution_sweeper_runs_one_job_array_per_generation(launch, tmp_path):
+    """hydra/sweeper=evolution with hydra/launcher=slurm: 3 generations of 6 candidates, each a job array."""
+    sweep_dir = tmp_path / "sweep"
+    sweep = launch(
+        sweep_dir,
+        [
+            "hydra/launcher=slurm",
+            "hydra/sweeper=evolution",
+            "model=lenet,resnet",
+            "data.batch_size=16,32,64",
+            "method.runner.optimizer.lr=0.01,0.05,0.1,0.2",
+            *SMALL,
+        ],
+    )
+    sweep.wait()
+    arrays = {path.name.split("_")[0] for path in (sweep_dir / ".submitit").glob("[0-9]*_[0-9]*")}
+    assert len(arrays) == 3
+    assert all((sweep_dir / str(job) / "results.json").is_file() for job in range(18))
+    report = (sweep_dir / "evolution_results.yaml").read_text()
+    assert "generations_completed: 3" in report
