@@ -71,7 +71,11 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
     assert count_state(study, TrialState.COMPLETE) == 8
     for name, text in first_results.items():  # the first run's job dirs are untouched
         assert (sweep_dir / name / "results.json").read_text() == text
-    job_numbers = [trial.user_attrs["job_num"] for trial in study.get_trials(states=(TrialState.COMPLETE,))]
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    for crashed in study.get_trials(states=(TrialState.FAIL,)):  # left RUNNING by the kill: asked again
+        assert "job_failed" not in crashed.user_attrs
+        assert any(trial.params == crashed.params and trial.number > crashed.number for trial in complete)
+    job_numbers = [trial.user_attrs["job_num"] for trial in complete]
     assert len(set(job_numbers)) == 8
     assert all((sweep_dir / str(number) / "results.json").is_file() for number in job_numbers)
     report = OmegaConf.load(sweep_dir / "optimization_results.yaml")
