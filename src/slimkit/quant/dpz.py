@@ -1,0 +1,142 @@
+"""The ``.dpz`` compressed-model file: what DP-Net compression writes and its decoder reads.
+
+Layout (version 1), all integers little-endian:
+
+    b"DPZ" | version: uint8 | header length: uint32 | header: UTF-8 JSON | payload | SHA-256 of all before
+
+The JSON header holds the architecture config (to rebuild the network) and one entry per tensor:
+``{"name", "shape", "kind": "quantized" | "dense", ...}``. A quantized tensor stores its float32
+codebook, its cluster indices (``"indices": {"encoding": "huffman" | "packed", ...}``: Huffman with
+one code length per codebook entry, or fixed-width ``bits``), and for a pruned tensor the positions of
+the kept weights as gaps between them (``"positions"``, Huffman-coded the same way). A dense tensor
+(biases, BN) is raw float32. Every ``offset``/``nbytes`` points into the payload. The checksum covers
+the whole file, so any flipped byte is reported, not decoded into wrong weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from slimkit.quant import bitpack, huffman
+
+MAGIC = b"DPZ"
+VERSION = 1
+DIGEST_SIZE = 32
+
+
+class DpzFormatError(ValueError):
+    """A file that is not a valid .dpz file of a version this code reads (or was corrupted)."""
+
+
+@dataclass
+class QuantizedTensor:
+    """``codebook[indices]`` placed at ``positions`` (flat, sorted; None = every position) of ``shape``."""
+
+    shape: tuple[int, ...]
+    codebook: np.ndarray
+    indices: np.ndarray
+    positions: np.ndarray | None = None
+
+    def dense(self) -> np.ndarray:
+        values = self.codebook.astype(np.float32)[self.indices]
+        if self.positions is None:
+            return values.reshape(self.shape)
+        out = np.zeros(int(np.prod(self.shape)), dtype=np.float32)
+        out[self.positions] = values
+        return out.reshape(self.shape)
+
+
+class _Payload:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> dict[str, int]:
+        self.chunks.append(data)
+        self.size += len(data)
+        return {"offset": self.size - len(data), "nbytes": len(data)}
+
+
+def _encode_symbols(symbols: np.ndarray, alphabet: int, payload: _Payload) -> dict[str, Any]:
+    """Huffman or fixed-width, whichever is smaller for these symbols."""
+    lengths = huffman.code_lengths(np.bincount(symbols, minlength=alphabet)) if symbols.size else [0] * alphabet
+    coded = huffman.encode(symbols, lengths)
+    bits = bitpack.bits_needed(alphabet - 1)
+    packed = bitpack.pack(symbols, bits)
+    if len(coded) + alphabet < len(packed):  # a code length per symbol is ~1 byte in the header
+        return {"encoding": "huffman", "count": int(symbols.size), "lengths": lengths, **payload.add(coded)}
+    return {"encoding": "packed", "count": int(symbols.size), "bits": bits, **payload.add(packed)}
+
+
+def _decode_symbols(entry: dict[str, Any], payload: memoryview) -> np.ndarray:
+    data = bytes(payload[entry["offset"] : entry["offset"] + entry["nbytes"]])
+    if entry["encoding"] == "huffman":
+        return huffman.decode(data, entry["lengths"], entry["count"])
+    return bitpack.unpack(data, entry["bits"], entry["count"])
+
+
+def write_dpz(
+    path: str | Path,
+    quantized: dict[str, QuantizedTensor],
+    dense: dict[str, np.ndarray],
+    architecture: dict[str, Any],
+) -> int:
+    """Write a .dpz file; return its size in bytes."""
+    payload = _Payload()
+    tensors: list[dict[str, Any]] = []
+    for name, tensor in quantized.items():
+        entry: dict[str, Any] = {"name": name, "kind": "quantized", "shape": list(tensor.shape)}
+        codebook = np.asarray(tensor.codebook, dtype=np.float32)
+        entry["codebook"] = {"count": int(codebook.size), **payload.add(codebook.tobytes())}
+        entry["indices"] = _encode_symbols(np.asarray(tensor.indices, dtype=np.int64), codebook.size, payload)
+        if tensor.positions is not None:
+            gaps = np.diff(np.asarray(tensor.positions, dtype=np.int64), prepend=-1) - 1
+            entry["positions"] = _encode_symbols(gaps, int(gaps.max(initial=0)) + 1, payload)
+        tensors.append(entry)
+    for name, array in dense.items():
+        values = np.asarray(array, dtype=np.float32)
+        tensors.append({"name": name, "kind": "dense", "shape": list(values.shape), **payload.add(values.tobytes())})
+    header = json.dumps({"architecture": architecture, "tensors": tensors}, separators=(",", ":")).encode()
+    body = MAGIC + struct.pack("<BI", VERSION, len(header)) + header + b"".join(payload.chunks)
+    blob = body + hashlib.sha256(body).digest()
+    Path(path).write_bytes(blob)
+    return len(blob)
+
+
+def read_dpz(path: str | Path) -> tuple[dict[str, QuantizedTensor], dict[str, np.ndarray], dict[str, Any]]:
+    """(quantized tensors, dense tensors, architecture) from a .dpz file; DpzFormatError if it is not intact."""
+    blob = Path(path).read_bytes()
+    if len(blob) < len(MAGIC) + 5 + DIGEST_SIZE or blob[: len(MAGIC)] != MAGIC:
+        raise DpzFormatError(f"{path} is not a .dpz file")
+    body, digest = blob[:-DIGEST_SIZE], blob[-DIGEST_SIZE:]
+    if hashlib.sha256(body).digest() != digest:
+        raise DpzFormatError(f"{path} is corrupted: its SHA-256 checksum does not match")
+    version, header_size = struct.unpack_from("<BI", body, len(MAGIC))
+    if version != VERSION:
+        raise DpzFormatError(f"{path} is .dpz version {version}; this slimkit reads version {VERSION}")
+    start = len(MAGIC) + 5
+    header = json.loads(body[start : start + header_size])
+    payload = memoryview(body)[start + header_size :]
+    quantized: dict[str, QuantizedTensor] = {}
+    dense: dict[str, np.ndarray] = {}
+    for entry in header["tensors"]:
+        shape = tuple(entry["shape"])
+        if entry["kind"] == "dense":
+            raw = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
+            dense[entry["name"]] = np.frombuffer(raw, dtype=np.float32).reshape(shape).copy()
+            continue
+        book = entry["codebook"]
+        codebook = np.frombuffer(payload[book["offset"] : book["offset"] + book["nbytes"]], dtype=np.float32).copy()
+        indices = _decode_symbols(entry["indices"], payload)
+        positions = None
+        if "positions" in entry:
+            positions = np.cumsum(_decode_symbols(entry["positions"], payload) + 1) - 1
+        quantized[entry["name"]] = QuantizedTensor(shape, codebook, indices, positions)
+    return quantized, dense, header["architecture"]
