@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import torch
 from conftest import QUICK, compose_config, read_results, run_train
 
@@ -24,13 +22,10 @@ def test_a_run_writes_its_record_and_returns_the_objective(tmp_path):
 
 
 def test_seeded_runs_are_reproducible_on_cpu(tmp_path):
-    first = run(compose_config([*QUICK, "seed=3"], tmp_path / "a"))
-    second = run(compose_config([*QUICK, "seed=3"], tmp_path / "b"))
-    other = run(compose_config([*QUICK, "seed=4"], tmp_path / "c"))
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        run(compose_config([*QUICK, f"seed={seed}"], tmp_path / name))
     assert read_results(tmp_path / "a")["metrics"] == read_results(tmp_path / "b")["metrics"]
-    assert first == second
     assert read_results(tmp_path / "c")["metrics"]["test/loss"] != read_results(tmp_path / "a")["metrics"]["test/loss"]
-    assert other is not None
 
 
 def test_a_finished_run_rerun_in_its_dir_does_not_train_again(tmp_path):
@@ -47,7 +42,7 @@ def test_multirun_writes_one_job_dir_per_model(tmp_path):
     jobs = sorted(path for path in tmp_path.iterdir() if path.is_dir())
     assert [job.name for job in jobs] == ["0", "1"]
     assert [read_results(job)["model"] for job in jobs] == ["LeNet5", "WideResNet"]
-    overrides = [json.dumps(list((job / ".hydra" / "overrides.yaml").read_text().split("\n"))) for job in jobs]
+    overrides = [(job / ".hydra" / "overrides.yaml").read_text() for job in jobs]
     assert "model=lenet" in overrides[0] and "model=wrn" in overrides[1]
 
 

@@ -33,7 +33,6 @@ def test_multirun_gives_one_offline_run_per_job(tmp_path):
         runs.append(run)
     assert runs[0]["id"] != runs[1]["id"]
     assert [run["config"]["seed"] for run in runs] == [1, 2]
-    assert runs[0]["history"]["test/acc"] != [] and runs[1]["history"]["test/acc"] != []
 
 
 def test_a_rerun_in_the_same_dir_continues_the_same_run(tmp_path):

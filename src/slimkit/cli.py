@@ -93,7 +93,7 @@ def run_with_clean_errors(hydra_main: Callable[[], object]) -> None:
     try:
         hydra_main()
     except Exception as error:  # noqa: BLE001 - we re-raise everything we cannot describe
-        message = describe_user_error(error) or describe_user_error(error.__cause__ or error)
+        message = describe_user_error(error) or (error.__cause__ and describe_user_error(error.__cause__))
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

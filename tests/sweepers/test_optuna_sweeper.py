@@ -52,10 +52,11 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
     while (
         not (sweep_dir / "optuna.db").is_file()
         or count_state(load_study(sweep_dir, "resume_me"), TrialState.COMPLETE) < 3
+        or not (sweep_dir / "3").is_dir()  # the 4th job has started: its trial is RUNNING when killed
     ):
         assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
         assert time.time() < deadline
-        time.sleep(0.2)
+        time.sleep(0.05)
     process.kill()
     process.wait()
     first_results = {
@@ -72,7 +73,9 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
     for name, text in first_results.items():  # the first run's job dirs are untouched
         assert (sweep_dir / name / "results.json").read_text() == text
     complete = study.get_trials(states=(TrialState.COMPLETE,))
-    for crashed in study.get_trials(states=(TrialState.FAIL,)):  # left RUNNING by the kill: asked again
+    crashed_trials = study.get_trials(states=(TrialState.FAIL,))  # left RUNNING by the kill, then asked again
+    assert crashed_trials
+    for crashed in crashed_trials:
         assert "job_failed" not in crashed.user_attrs
         assert any(trial.params == crashed.params and trial.number > crashed.number for trial in complete)
     job_numbers = [trial.user_attrs["job_num"] for trial in complete]

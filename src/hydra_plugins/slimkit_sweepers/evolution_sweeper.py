@@ -27,32 +27,16 @@ class EvolutionSweeper(SlimkitSweeper):
     def __init__(
         self,
         study_name: str,
-        population_size: int = 50,
-        generations: int = 20,
-        top_k: int = 10,
-        mutation_count: int = 25,
-        mutation_prob: float = 0.1,
-        crossover_count: int = 25,
-        direction: str = "maximize",
-        seed: int = 0,
         params: DictConfig | None = None,
         constraint: DictConfig | None = None,
         max_failure_rate: float = 0.2,
-        max_attempts: int = 1000,
+        **search_settings: Any,
     ) -> None:
+        """``search_settings`` are EvolutionSearch's own (population_size, generations, top_k, ...:
+        see conf/evolution.yaml); EvolutionSearch checks them."""
         super().__init__(constraint, max_failure_rate)
         self.study_name = str(study_name)
-        self.settings = {
-            "population_size": population_size,
-            "generations": generations,
-            "top_k": top_k,
-            "mutation_count": mutation_count,
-            "mutation_prob": mutation_prob,
-            "crossover_count": crossover_count,
-            "direction": direction,
-            "seed": seed,
-            "max_attempts": max_attempts,
-        }
+        self.settings = search_settings
         self.params = OmegaConf.to_container(params) if params else {}
 
     def sweep(self, arguments: list[str]) -> list[list[Any]]:
@@ -64,7 +48,7 @@ class EvolutionSweeper(SlimkitSweeper):
         search = self.open_search(space, fixed)
         returns: list[list[Any]] = []
         failures = 0
-        planned = self.settings["population_size"] * self.settings["generations"]
+        planned = search.settings.population_size * search.settings.generations
         while not search.finished:
             candidates = search.ask()
             if not candidates:
