@@ -68,6 +68,9 @@ def _log_lightning_once() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
+METHOD_KEYS = ("name", "task", "runner")
+
+
 def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
     """Check every part of the config and build the datamodule and the method's runner.
 
@@ -78,6 +81,7 @@ def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
             raise ConfigError(f"{group} has no _target_: pick an option of the '{group}' config group")
     for path in ("data", "model", "trainer", "method.runner"):
         check_target_node(OmegaConf.select(cfg, path), path, INJECTED_ARGUMENTS.get(path, set()))
+    check_target_node(method_settings(cfg, with_target=True), "method")
     for group in ("callbacks", "logger"):
         for name, node in (cfg.get(group) or {}).items():
             if node and "_target_" in node:
@@ -86,8 +90,18 @@ def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
     check_ddp_launch(cfg.trainer, multirun, dict(os.environ))
     datamodule = instantiate_user_node(cfg.data, "data")
     check_model_serves_data(cfg, datamodule)
-    runner = instantiate_user_node(cfg.method.runner, "method.runner")
+    runner = instantiate_user_node(cfg.method.runner, "method.runner", **method_settings(cfg))
     return datamodule, runner
+
+
+def method_settings(cfg: DictConfig, with_target: bool = False) -> DictConfig:
+    """The method's own settings: every key of ``cfg.method`` but name, task and runner, passed to the
+    runner as arguments (so a user writes ``method.sparsity=0.9``), resolved against the whole config."""
+    method = OmegaConf.to_container(cfg.method, resolve=True)
+    resolved = {key: value for key, value in method.items() if key not in METHOD_KEYS}
+    if with_target:
+        resolved["_target_"] = cfg.method.runner["_target_"]
+    return OmegaConf.create(resolved)
 
 
 def instantiate_user_node(node: DictConfig, path: str, **kwargs: Any) -> Any:

@@ -33,11 +33,16 @@ class EpochSeededRandomSampler(Sampler[int]):
 
 
 class ClassificationDataModule(L.LightningDataModule):
-    """Subclasses set ``input_shape`` and ``num_classes`` in __init__ and the three datasets in setup()."""
+    """Subclasses set ``input_shape`` and ``num_classes`` in __init__ and the three datasets in setup().
+
+    ``normalization`` is the per-channel (mean, std) that maps pixels in [0, 1] to the model's inputs
+    (known after setup(); None for data that are not images), which attacks need to scale eps.
+    """
 
     task = "classification"
     input_shape: tuple[int, int, int]
     num_classes: int
+    normalization: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __init__(self, batch_size: int, num_workers: int = 0, shuffle_seed: int = 0, pin_memory: bool = False) -> None:
         super().__init__()

@@ -73,6 +73,7 @@ class CifarDataModule(ClassificationDataModule):
         if missing:
             raise ConfigError(f"data.root={root} lacks {subfolder}/{missing[0]} (the CIFAR python version)")
         self.input_shape = (3, 32, 32)
+        self.normalization = (CIFAR_MEAN, CIFAR_STD)
         self.num_classes = num_classes
         self.val_size = val_size
         self.augment = augment

@@ -57,6 +57,7 @@ class DigitsDataModule(ClassificationDataModule):
         self.split_indices = {"train": train, "val": val, "test": test}
         mean, std = images[train].mean(), images[train].std()
         images = (images - mean) / std
+        self.normalization = ((float(mean),), (float(std),))
         self.train_set = TensorDataset(images[train], labels[train])
         self.val_set = TensorDataset(images[val], labels[val])
         self.test_set = TensorDataset(images[test], labels[test])

@@ -89,6 +89,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         self.root = path
         self.image_size = image_size
         self.input_shape = (3, image_size, image_size)
+        self.normalization = (IMAGENET_MEAN, IMAGENET_STD)
         self.num_classes = len(self.classes)
 
     def setup(self, stage: str | None = None) -> None:

@@ -64,12 +64,14 @@ class _Payload:
         return {"offset": self.size - len(data), "nbytes": len(data)}
 
 
-def _encode_symbols(symbols: np.ndarray, alphabet: int, payload: _Payload) -> dict[str, Any]:
-    """Huffman or fixed-width, whichever is smaller for these symbols."""
-    lengths = huffman.code_lengths(np.bincount(symbols, minlength=alphabet)) if symbols.size else [0] * alphabet
-    coded = huffman.encode(symbols, lengths)
+def _encode_symbols(symbols: np.ndarray, alphabet: int, payload: _Payload, entropy_coding: bool) -> dict[str, Any]:
+    """Huffman or fixed-width, whichever is smaller for these symbols (fixed-width only without entropy coding)."""
     bits = bitpack.bits_needed(alphabet - 1)
     packed = bitpack.pack(symbols, bits)
+    if not entropy_coding:
+        return {"encoding": "packed", "count": int(symbols.size), "bits": bits, **payload.add(packed)}
+    lengths = huffman.code_lengths(np.bincount(symbols, minlength=alphabet)) if symbols.size else [0] * alphabet
+    coded = huffman.encode(symbols, lengths)
     if len(coded) + alphabet < len(packed):  # a code length per symbol is ~1 byte in the header
         return {"encoding": "huffman", "count": int(symbols.size), "lengths": lengths, **payload.add(coded)}
     return {"encoding": "packed", "count": int(symbols.size), "bits": bits, **payload.add(packed)}
@@ -87,18 +89,21 @@ def write_dpz(
     quantized: dict[str, QuantizedTensor],
     dense: dict[str, np.ndarray],
     architecture: dict[str, Any],
+    entropy_coding: bool = True,
 ) -> int:
-    """Write a .dpz file; return its size in bytes."""
+    """Write a .dpz file; return its size in bytes. ``entropy_coding=False`` stores every index and
+    position gap fixed-width (the size before Huffman coding, for comparison)."""
     payload = _Payload()
     tensors: list[dict[str, Any]] = []
     for name, tensor in quantized.items():
         entry: dict[str, Any] = {"name": name, "kind": "quantized", "shape": list(tensor.shape)}
         codebook = np.asarray(tensor.codebook, dtype=np.float32)
         entry["codebook"] = {"count": int(codebook.size), **payload.add(codebook.tobytes())}
-        entry["indices"] = _encode_symbols(np.asarray(tensor.indices, dtype=np.int64), codebook.size, payload)
+        indices = np.asarray(tensor.indices, dtype=np.int64)
+        entry["indices"] = _encode_symbols(indices, codebook.size, payload, entropy_coding)
         if tensor.positions is not None:
             gaps = np.diff(np.asarray(tensor.positions, dtype=np.int64), prepend=-1) - 1
-            entry["positions"] = _encode_symbols(gaps, int(gaps.max(initial=0)) + 1, payload)
+            entry["positions"] = _encode_symbols(gaps, int(gaps.max(initial=0)) + 1, payload, entropy_coding)
         tensors.append(entry)
     for name, array in dense.items():
         values = np.asarray(array, dtype=np.float32)
@@ -110,20 +115,14 @@ def write_dpz(
     return len(blob)
 
 
+def read_header(path: str | Path) -> dict[str, Any]:
+    """The JSON header of an intact .dpz file: architecture and per-tensor entries (with byte counts)."""
+    return _load(path)[0]
+
+
 def read_dpz(path: str | Path) -> tuple[dict[str, QuantizedTensor], dict[str, np.ndarray], dict[str, Any]]:
     """(quantized tensors, dense tensors, architecture) from a .dpz file; DpzFormatError if it is not intact."""
-    blob = Path(path).read_bytes()
-    if len(blob) < len(MAGIC) + 5 + DIGEST_SIZE or blob[: len(MAGIC)] != MAGIC:
-        raise DpzFormatError(f"{path} is not a .dpz file")
-    body, digest = blob[:-DIGEST_SIZE], blob[-DIGEST_SIZE:]
-    if hashlib.sha256(body).digest() != digest:
-        raise DpzFormatError(f"{path} is corrupted: its SHA-256 checksum does not match")
-    version, header_size = struct.unpack_from("<BI", body, len(MAGIC))
-    if version != VERSION:
-        raise DpzFormatError(f"{path} is .dpz version {version}; this slimkit reads version {VERSION}")
-    start = len(MAGIC) + 5
-    header = json.loads(body[start : start + header_size])
-    payload = memoryview(body)[start + header_size :]
+    header, payload = _load(path)
     quantized: dict[str, QuantizedTensor] = {}
     dense: dict[str, np.ndarray] = {}
     for entry in header["tensors"]:
@@ -140,3 +139,18 @@ def read_dpz(path: str | Path) -> tuple[dict[str, QuantizedTensor], dict[str, np
             positions = np.cumsum(_decode_symbols(entry["positions"], payload) + 1) - 1
         quantized[entry["name"]] = QuantizedTensor(shape, codebook, indices, positions)
     return quantized, dense, header["architecture"]
+
+
+def _load(path: str | Path) -> tuple[dict[str, Any], memoryview]:
+    blob = Path(path).read_bytes()
+    if len(blob) < len(MAGIC) + 5 + DIGEST_SIZE or blob[: len(MAGIC)] != MAGIC:
+        raise DpzFormatError(f"{path} is not a .dpz file")
+    body, digest = blob[:-DIGEST_SIZE], blob[-DIGEST_SIZE:]
+    if hashlib.sha256(body).digest() != digest:
+        raise DpzFormatError(f"{path} is corrupted: its SHA-256 checksum does not match")
+    version, header_size = struct.unpack_from("<BI", body, len(MAGIC))
+    if version != VERSION:
+        raise DpzFormatError(f"{path} is .dpz version {version}; this slimkit reads version {VERSION}")
+    start = len(MAGIC) + 5
+    header = json.loads(body[start : start + header_size])
+    return header, memoryview(body)[start + header_size :]

@@ -25,3 +25,29 @@ def prune_by_magnitude(module: nn.Module, sparsity: float, name: str = "weight")
     mask = magnitude_mask(getattr(module, name), sparsity)
     prune.custom_from_mask(module, name, mask)
     return mask
+
+
+def global_magnitude_masks(
+    weights: dict[str, torch.Tensor], sparsity: float, min_density: float = 0.0
+) -> dict[str, torch.Tensor]:
+    """Masks keeping the largest-magnitude weights over all layers together (one threshold), so
+    large, redundant layers give up more than small ones; each layer keeps at least ``min_density``
+    of its weights (a tiny first conv would otherwise be wiped out). The total kept is exact when no
+    layer hits its floor, slightly above the target when some do."""
+    if not 0.0 <= min_density <= 1.0:
+        raise ValueError(f"min_density must be in [0, 1], got {min_density}")
+    magnitudes = torch.cat([weight.detach().abs().reshape(-1).float().cpu() for weight in weights.values()])
+    keep = round((1.0 - sparsity) * magnitudes.numel()) if 0.0 <= sparsity < 1.0 else -1
+    if keep < 0:
+        raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+    chosen = torch.zeros(magnitudes.numel(), dtype=torch.bool)
+    chosen[torch.topk(magnitudes, keep, sorted=False).indices] = True
+    masks, start = {}, 0
+    for name, weight in weights.items():
+        mask = chosen[start : start + weight.numel()].reshape(weight.shape).to(weight.device)
+        start += weight.numel()
+        floor = min(weight.numel(), round(min_density * weight.numel()))
+        if int(mask.sum()) < floor:
+            mask = magnitude_mask(weight, 1.0 - floor / weight.numel())
+        masks[name] = mask
+    return masks

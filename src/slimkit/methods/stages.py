@@ -1,0 +1,58 @@
+"""Run one training stage of a multi-stage method, so that a killed job resumes where it stopped.
+
+A finished stage leaves ``stages/<name>.pt`` (the module's weights and the stage's test metrics);
+a rerun loads it instead of training again. An unfinished stage resumes from the run's
+``checkpoints/last.ckpt``, which is removed when its stage finishes, so it always belongs to the
+stage in progress.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import lightning as L
+import torch
+
+from slimkit.run_context import RunContext
+
+log = logging.getLogger(__name__)
+
+
+class StageRunner:
+    def __init__(self, context: RunContext) -> None:
+        self.context = context
+        self.stage_dir = context.output_dir / "stages"
+        self.checkpoint_dir = context.output_dir / "checkpoints"
+
+    def done(self, name: str) -> bool:
+        return (self.stage_dir / f"{name}.pt").is_file()
+
+    def fit(self, name: str, module: L.LightningModule, epochs: int) -> dict[str, float]:
+        """Train ``module`` for ``epochs`` (or load the finished stage); its test metrics, best checkpoint."""
+        saved = self.stage_dir / f"{name}.pt"
+        if saved.is_file():
+            state = torch.load(saved, map_location="cpu", weights_only=True)
+            module.load_state_dict(state["module"])
+            log.info("stage %s: finished earlier, loaded %s", name, saved)
+            return state["metrics"]
+        last = self.checkpoint_dir / "last.ckpt"
+        resume = str(last) if last.is_file() and self.context.cfg.get("resume", True) else None
+        log.info("stage %s: %d epochs%s", name, epochs, f", resuming from {resume}" if resume else "")
+        trainer = self.context.build_trainer(max_epochs=epochs)
+        trainer.fit(module, datamodule=self.context.datamodule, ckpt_path=resume, weights_only=True)
+        metrics = self.context.test_best(trainer, module)
+        if trainer.is_global_zero:
+            self.stage_dir.mkdir(parents=True, exist_ok=True)
+            partial = saved.with_suffix(".tmp")
+            torch.save({"module": module.state_dict(), "metrics": metrics}, partial)
+            partial.replace(saved)  # atomic: a kill leaves either no stage file or a whole one
+            for checkpoint in ("last.ckpt", "best.ckpt"):
+                (self.checkpoint_dir / checkpoint).unlink(missing_ok=True)
+        trainer.strategy.barrier()
+        return metrics
+
+    def test(self, module: L.LightningModule) -> dict[str, float]:
+        """Test metrics of ``module`` as it is (no training)."""
+        trainer = self.context.build_trainer(max_epochs=1)
+        results = trainer.test(module, datamodule=self.context.datamodule, weights_only=True)
+        return {name: float(value) for name, value in results[0].items()}
