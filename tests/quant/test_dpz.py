@@ -77,3 +77,21 @@ def test_bitpack_round_trip_and_bounds():
     assert np.array_equal(bitpack.unpack(bitpack.pack(values, 3), 3, 5), values)
     with pytest.raises(ValueError, match="does not fit"):
         bitpack.pack(np.array([8]), 3)
+
+
+@pytest.mark.parametrize("density", [0.9, 0.05, 0.001])
+def test_positions_with_long_gaps_round_trip(tmp_path, density):
+    """Relative indices with filler symbols: gaps far beyond every max_run, a weight at position 0
+    and at the very end, all decode to the same positions."""
+    rng = np.random.default_rng(1)
+    size = 50_000
+    keep = rng.random(size) < density
+    keep[[0, -1]] = True
+    positions = np.flatnonzero(keep)
+    tensor = QuantizedTensor(
+        (size,), np.array([0.5, -0.5], dtype=np.float32), rng.integers(0, 2, positions.size), positions
+    )
+    write_dpz(tmp_path / "sparse.dpz", {"w": tensor}, {}, {})
+    decoded = read_dpz(tmp_path / "sparse.dpz")[0]["w"]
+    assert np.array_equal(decoded.positions, positions)
+    assert np.array_equal(decoded.dense(), tensor.dense())

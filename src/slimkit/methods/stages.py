@@ -3,16 +3,21 @@
 A finished stage leaves ``stages/<name>.pt`` (the module's weights and the stage's test metrics);
 a rerun loads it instead of training again. An unfinished stage resumes from the run's
 ``checkpoints/last.ckpt``, which is removed when its stage finishes, so it always belongs to the
-stage in progress.
+stage in progress. Stage files carry a fingerprint of the config that made them (method, model,
+data, seed): a rerun with other settings in the same folder is refused instead of silently reusing them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import lightning as L
 import torch
+from omegaconf import DictConfig, OmegaConf
 
+from slimkit.errors import ConfigError
 from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
@@ -23,6 +28,7 @@ class StageRunner:
         self.context = context
         self.stage_dir = context.output_dir / "stages"
         self.checkpoint_dir = context.output_dir / "checkpoints"
+        self.fingerprint = config_fingerprint(context.cfg)
 
     def done(self, name: str) -> bool:
         return (self.stage_dir / f"{name}.pt").is_file()
@@ -32,6 +38,10 @@ class StageRunner:
         saved = self.stage_dir / f"{name}.pt"
         if saved.is_file():
             state = torch.load(saved, map_location="cpu", weights_only=True)
+            if state.get("fingerprint") != self.fingerprint:
+                raise ConfigError(
+                    f"{saved} was made with other method/model/data settings; use a new output folder or delete it"
+                )
             module.load_state_dict(state["module"])
             log.info("stage %s: finished earlier, loaded %s", name, saved)
             return state["metrics"]
@@ -44,7 +54,7 @@ class StageRunner:
         if trainer.is_global_zero:
             self.stage_dir.mkdir(parents=True, exist_ok=True)
             partial = saved.with_suffix(".tmp")
-            torch.save({"module": module.state_dict(), "metrics": metrics}, partial)
+            torch.save({"module": module.state_dict(), "metrics": metrics, "fingerprint": self.fingerprint}, partial)
             partial.replace(saved)  # atomic: a kill leaves either no stage file or a whole one
             for checkpoint in ("last.ckpt", "best.ckpt"):
                 (self.checkpoint_dir / checkpoint).unlink(missing_ok=True)
@@ -56,3 +66,10 @@ class StageRunner:
         trainer = self.context.build_trainer(max_epochs=1)
         results = trainer.test(module, datamodule=self.context.datamodule, weights_only=True)
         return {name: float(value) for name, value in results[0].items()}
+
+
+def config_fingerprint(cfg: DictConfig) -> str:
+    """A hash of what decides a stage's result: the method, model and data configs and the seed."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    parts = {key: resolved.get(key) for key in ("method", "model", "data", "seed")}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

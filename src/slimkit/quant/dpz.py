@@ -2,15 +2,18 @@
 
 Layout (version 1), all integers little-endian:
 
-    b"DPZ" | version: uint8 | header length: uint32 | header: UTF-8 JSON | payload | SHA-256 of all before
+    b"DPZ" | version: uint8 | header length: uint32 | header: zlib(UTF-8 JSON) | payload | SHA-256 of all before
 
 The JSON header holds the architecture config (to rebuild the network) and one entry per tensor:
 ``{"name", "shape", "kind": "quantized" | "dense", ...}``. A quantized tensor stores its float32
 codebook, its cluster indices (``"indices": {"encoding": "huffman" | "packed", ...}``: Huffman with
 one code length per codebook entry, or fixed-width ``bits``), and for a pruned tensor the positions of
-the kept weights as gaps between them (``"positions"``, Huffman-coded the same way). A dense tensor
-(biases, BN) is raw float32. Every ``offset``/``nbytes`` points into the payload. The checksum covers
-the whole file, so any flipped byte is reported, not decoded into wrong weights.
+the kept weights (``"positions"``) as relative indices, Deep Compression's scheme: the gap before each
+kept weight, where a gap of ``max_run`` or more is written as filler symbols ``max_run`` (skip that many
+positions, no weight) followed by the rest. ``max_run`` (15, 31, ..., 255) is chosen per tensor for the
+smallest file; the symbols are Huffman-coded like the indices. A dense tensor (biases, BN) is raw
+float32. Every ``offset``/``nbytes`` points into the payload. The checksum covers the whole file, so
+any flipped byte is reported, not decoded into wrong weights.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +81,35 @@ def _encode_symbols(symbols: np.ndarray, alphabet: int, payload: _Payload, entro
     return {"encoding": "packed", "count": int(symbols.size), "bits": bits, **payload.add(packed)}
 
 
+MAX_RUNS = (15, 31, 63, 127, 255)
+
+
+def _encode_positions(positions: np.ndarray, payload: _Payload, entropy_coding: bool) -> dict[str, Any]:
+    """Relative indices with filler symbols, for the ``max_run`` that gives the fewest bytes."""
+    gaps = np.diff(positions, prepend=-1) - 1
+    best: tuple[int, dict[str, Any], _Payload] | None = None
+    for max_run in MAX_RUNS:
+        fillers = gaps // max_run
+        symbols = np.full(int((fillers + 1).sum()), max_run, dtype=np.int64)
+        symbols[np.cumsum(fillers + 1) - 1] = gaps % max_run  # each gap's last symbol: what is left of it
+        trial = _Payload()
+        entry = {"max_run": max_run, **_encode_symbols(symbols, max_run + 1, trial, entropy_coding)}
+        cost = trial.size + len(entry.get("lengths", ()))
+        if best is None or cost < best[0]:
+            best = (cost, entry, trial)
+    assert best is not None
+    _, entry, trial = best
+    return entry | payload.add(b"".join(trial.chunks))
+
+
+def _decode_positions(entry: dict[str, Any], payload: memoryview) -> np.ndarray:
+    symbols = _decode_symbols(entry, payload)
+    max_run = entry["max_run"]
+    # a filler moves the cursor max_run places; a gap symbol s puts a weight s places on, then moves past it
+    steps = np.where(symbols == max_run, max_run, symbols + 1)
+    return (np.cumsum(steps) - 1)[symbols != max_run]
+
+
 def _decode_symbols(entry: dict[str, Any], payload: memoryview) -> np.ndarray:
     data = bytes(payload[entry["offset"] : entry["offset"] + entry["nbytes"]])
     if entry["encoding"] == "huffman":
@@ -102,13 +135,16 @@ def write_dpz(
         indices = np.asarray(tensor.indices, dtype=np.int64)
         entry["indices"] = _encode_symbols(indices, codebook.size, payload, entropy_coding)
         if tensor.positions is not None:
-            gaps = np.diff(np.asarray(tensor.positions, dtype=np.int64), prepend=-1) - 1
-            entry["positions"] = _encode_symbols(gaps, int(gaps.max(initial=0)) + 1, payload, entropy_coding)
+            entry["positions"] = _encode_positions(
+                np.asarray(tensor.positions, dtype=np.int64), payload, entropy_coding
+            )
         tensors.append(entry)
     for name, array in dense.items():
         values = np.asarray(array, dtype=np.float32)
         tensors.append({"name": name, "kind": "dense", "shape": list(values.shape), **payload.add(values.tobytes())})
-    header = json.dumps({"architecture": architecture, "tensors": tensors}, separators=(",", ":")).encode()
+    header = zlib.compress(
+        json.dumps({"architecture": architecture, "tensors": tensors}, separators=(",", ":")).encode(), 9
+    )
     body = MAGIC + struct.pack("<BI", VERSION, len(header)) + header + b"".join(payload.chunks)
     blob = body + hashlib.sha256(body).digest()
     Path(path).write_bytes(blob)
@@ -136,7 +172,7 @@ def read_dpz(path: str | Path) -> tuple[dict[str, QuantizedTensor], dict[str, np
         indices = _decode_symbols(entry["indices"], payload)
         positions = None
         if "positions" in entry:
-            positions = np.cumsum(_decode_symbols(entry["positions"], payload) + 1) - 1
+            positions = _decode_positions(entry["positions"], payload)
         quantized[entry["name"]] = QuantizedTensor(shape, codebook, indices, positions)
     return quantized, dense, header["architecture"]
 
@@ -152,5 +188,8 @@ def _load(path: str | Path) -> tuple[dict[str, Any], memoryview]:
     if version != VERSION:
         raise DpzFormatError(f"{path} is .dpz version {version}; this slimkit reads version {VERSION}")
     start = len(MAGIC) + 5
-    header = json.loads(body[start : start + header_size])
+    try:
+        header = json.loads(zlib.decompress(body[start : start + header_size]))
+    except (zlib.error, ValueError) as error:
+        raise DpzFormatError(f"{path} has an unreadable header: {error}") from error
     return header, memoryview(body)[start + header_size :]

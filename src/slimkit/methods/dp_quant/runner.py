@@ -265,10 +265,20 @@ def decodes_exactly(model: torch.nn.Module, decoded: torch.nn.Module) -> bool:
 
 
 def load_fp32_weights(model: torch.nn.Module, checkpoint: str) -> None:
-    """Weights from a Lightning checkpoint of a classification run (keys ``model.<name>``)."""
+    """Weights from a checkpoint of a classification run: a Lightning .ckpt (keys ``model.<name>``) or a
+    dp_quant stage file such as ``stages/pretrain.pt`` (parametrized layers: their float weights)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    weights = {key.removeprefix("model."): value for key, value in state.get("state_dict", state).items()}
+    state = state.get("state_dict", state.get("module", state))
+    weights = {}
+    for key, value in state.items():
+        name = key.removeprefix("model.")
+        layer, _, rest = name.partition(".parametrizations.weight.")
+        if rest == "original":
+            weights[f"{layer}.weight"] = value
+        elif not rest:
+            weights[name] = value
+    expected = model.state_dict()
     try:
-        model.load_state_dict({key: value for key, value in weights.items() if key in model.state_dict()})
+        model.load_state_dict({key: value for key, value in weights.items() if key in expected})
     except RuntimeError as error:
         raise ConfigError(f"method.pretrained={checkpoint} does not fit this model: {error}") from error
