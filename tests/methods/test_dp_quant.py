@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import QUICK, compose_config, read_results, run_train
@@ -13,10 +16,12 @@ from lightning import Trainer
 
 from slimkit.data import DigitsDataModule
 from slimkit.errors import ConfigError
+from slimkit.export_hardware import sample_images
 from slimkit.methods.classification import ClassificationModule
 from slimkit.methods.dp_quant.package import load_compressed_model
 from slimkit.pipeline import check_config
 from slimkit.quant.dpz import read_dpz
+from slimkit.quant.hardware_export import golden_outputs, read_export
 
 PIPELINE = [
     "method=dp_quant",
@@ -134,3 +139,53 @@ def test_robust_compression_reports_natural_and_pgd_accuracy(tmp_path):
         # an attack can only lower accuracy on the same images
         assert metrics[f"{prefix}/test_pgd_acc"] <= metrics[f"{prefix}/test_acc"] + 1e-6
     assert "kmeans/test_acc" not in metrics
+
+
+def test_hardware_export_of_the_trained_model_matches_its_layers(finished_run, tmp_path):
+    out = tmp_path / "hw"
+    done = subprocess.run(
+        [sys.executable, "-m", "slimkit.export_hardware", str(finished_run / "model.dpz"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    exported = read_export(out)
+    assert list(exported) == ["features.0", "features.3", "classifier.1", "classifier.3", "classifier.5"]
+    model = load_compressed_model(finished_run / "model.dpz").eval()
+    modules = dict(model.named_modules())
+    outputs = {}
+    hooks = [
+        modules[name].register_forward_hook(lambda m, i, o, name=name: outputs.update({name: o.clone()}))
+        for name in exported
+    ]
+    with torch.no_grad():
+        model(sample_images(finished_run / "model.dpz", 1))
+    for hook in hooks:
+        hook.remove()
+    for name, layer in exported.items():
+        assert np.array_equal(layer.expected, golden_outputs(layer.codebook, layer.indices, layer.activations))
+        bias = modules[name].bias
+        expected = outputs[name] - (0 if bias is None else bias.view(-1, *[1] * (outputs[name].dim() - 2)))
+        real = torch.from_numpy(layer.real_outputs()).float().reshape(expected.shape)
+        # 8-bit activations and codebook: within a few percent of the float layer (without its bias)
+        assert torch.linalg.norm(real - expected) <= 0.05 * torch.linalg.norm(expected) + 1e-6, name
+
+
+def test_hardware_export_names_unknown_layers(finished_run, tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "slimkit.export_hardware",
+            str(finished_run / "model.dpz"),
+            "-o",
+            str(tmp_path),
+            "--layer",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    layers = "features.0, features.3, classifier.1, classifier.3, classifier.5"
+    assert done.stderr.strip() == f"error: --layer nope: not a quantized layer; choose from {layers}"
