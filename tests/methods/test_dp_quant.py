@@ -100,6 +100,17 @@ def test_a_rerun_reuses_finished_stages_and_a_changed_config_is_refused(finished
     assert "made with other method/model/data settings" in changed.stderr.strip().splitlines()[-1]
 
 
+def test_a_run_can_start_from_a_pruned_stage_of_another_run(finished_run, tmp_path):
+    start = finished_run / "stages" / "prune2.pt"
+    overrides = ["method.sparsity=0", "method.cluster_epochs=0", "method.finetune_epochs=0", "method.bits=2"]
+    done = run_train([*PIPELINE, *overrides, f"method.pretrained={start}", f"hydra.run.dir={tmp_path}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = read_results(tmp_path)["metrics"]
+    assert metrics["pruned/sparsity"] == pytest.approx(0.8, abs=0.01)  # the masks came with the weights
+    assert metrics["pretrained/test_acc"] == pytest.approx(read_results(finished_run)["metrics"]["pruned/test_acc"])
+    assert not (tmp_path / "stages" / "pretrain.pt").exists()
+
+
 def test_bits_that_do_not_match_the_model_give_one_line_and_exit_2(tmp_path):
     done = run_train(["method=dp_quant", "model=lenet", *QUICK, "method.bits=[4,4]", f"hydra.run.dir={tmp_path}"])
     assert done.returncode == 2

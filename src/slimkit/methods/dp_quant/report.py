@@ -15,7 +15,7 @@ def summary_table(metrics: dict[str, float]) -> str:
     robust = any(name.endswith("test_pgd_acc") for name in metrics)
     header = "| model | test acc | " + ("PGD acc | " if robust else "") + "file bytes | ratio | ratio before Huffman |"
     lines = [header, "|" + "---|" * (header.count("|") - 1)]
-    for prefix in ("fp32", "pruned", "clustered", "dp", "kmeans"):
+    for prefix in ("fp32", "pretrained", "pruned", "clustered", "dp", "kmeans"):
         if f"{prefix}/test_acc" not in metrics:
             continue
         cells = [prefix, f"{metrics[f'{prefix}/test_acc']:.4f}"]

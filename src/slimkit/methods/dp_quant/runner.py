@@ -1,7 +1,8 @@
 """``method=dp_quant``: DP-Net compression end to end (REFERENCE.md section 1).
 
 Stages, each resumable (slimkit.methods.stages):
-1. ``pretrain``: the fp32 model (or ``pretrained=<checkpoint>``, only tested);
+1. ``pretrain``: the fp32 model (or ``pretrained=<checkpoint>``, only tested; a stage file of an
+   earlier run brings its pruning masks, so e.g. several bit widths can start from one pruned network);
 2. ``prune1..N``: magnitude pruning to ``sparsity`` in ``prune_steps`` steps (density falling
    geometrically), retraining after each (Deep Compression's first stage; *inferred* for DP-Net);
 3. ``cluster``: clustering-friendly training, DPQ or DPR (``scheme``), the exact DP recomputed every
@@ -107,19 +108,19 @@ class DpQuantRunner:
     def run(self, context: RunContext) -> dict[str, float]:
         stages = StageRunner(context)
         model = context.build_model()
-        if self.pretrained:
-            load_fp32_weights(model, self.pretrained)
         params = sum(parameter.numel() for parameter in model.parameters())
         try:
             attach(model, self.bits)
         except ValueError as error:
             raise ConfigError(str(error)) from error
+        if self.pretrained:
+            load_pretrained(model, self.pretrained)
         attack = self.pgd.attack_for(context.datamodule) if self.pgd else None
         metrics: dict[str, float] = {"model/params": float(params)}
 
         module = self._module(model, context, attack, self.pretrain_epochs)
         fp32 = stages.test(module) if self.pretrained else stages.fit("pretrain", module, self.pretrain_epochs)
-        metrics |= self._accuracies("fp32", fp32, model, context)
+        metrics |= self._accuracies("pretrained" if self.pretrained else "fp32", fp32, model, context)
 
         if self.sparsity > 0:
             for step in range(1, self.prune_steps + 1):
@@ -180,7 +181,7 @@ class DpQuantRunner:
         masks = global_magnitude_masks(weights, sparsity, self.min_density)
         with torch.no_grad():
             for name, (layer, compressed) in layers.items():
-                compressed.mask.copy_(masks[name])
+                compressed.mask.logical_and_(masks[name])  # what is pruned stays pruned
                 original_weight(layer).mul_(masks[name])
         log.info("pruned to %.4f sparsity (target %.4f)", sparsity_of(model), sparsity)
 
@@ -264,21 +265,28 @@ def decodes_exactly(model: torch.nn.Module, decoded: torch.nn.Module) -> bool:
     )
 
 
-def load_fp32_weights(model: torch.nn.Module, checkpoint: str) -> None:
-    """Weights from a checkpoint of a classification run: a Lightning .ckpt (keys ``model.<name>``) or a
-    dp_quant stage file such as ``stages/pretrain.pt`` (parametrized layers: their float weights)."""
+def load_pretrained(model: torch.nn.Module, checkpoint: str) -> None:
+    """Start from a checkpoint of a classification run: a Lightning .ckpt (keys ``model.<name>``), or a
+    dp_quant stage file (``stages/pretrain.pt``, ``stages/prune3.pt``, ...), whose pruning masks come
+    along, so a run can start from an already pruned network. ``model`` is already parametrized;
+    codebooks and assignments are not taken (they depend on the bit widths)."""
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state.get("module", state))
+    parametrized = set(compressed_weights(model))
     weights = {}
     for key, value in state.items():
         name = key.removeprefix("model.")
-        layer, _, rest = name.partition(".parametrizations.weight.")
-        if rest == "original":
-            weights[f"{layer}.weight"] = value
-        elif not rest:
+        layer, _, attribute = name.rpartition(".")
+        if attribute == "weight" and layer in parametrized:
+            name = f"{layer}.parametrizations.weight.original"  # a plain checkpoint's weight
+        if not name.endswith((".codebook", ".assignment")):
             weights[name] = value
     expected = model.state_dict()
+    missing = [name for name in expected if name not in weights and not name.endswith((".codebook", ".assignment"))]
+    missing = [name for name in missing if not name.endswith(".mask")]  # a plain checkpoint is unpruned
     try:
-        model.load_state_dict({key: value for key, value in weights.items() if key in expected})
+        if missing:
+            raise RuntimeError(f"missing {', '.join(missing[:3])}")
+        model.load_state_dict({key: value for key, value in weights.items() if key in expected}, strict=False)
     except RuntimeError as error:
         raise ConfigError(f"method.pretrained={checkpoint} does not fit this model: {error}") from error
