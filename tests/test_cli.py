@@ -13,7 +13,7 @@ from conftest import run_train
         (["model=nonexistent"], "model=nonexistent is not a known option; choose one of: lenet, resnet, vgg16, wrn"),
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' has the wrong type: lightning.Trainer expects int"),
         (["data=cifar10", "data.root=/nope"], "data.root=/nope is not a folder"),
-        (["method=dp_quant"], "method=dp_quant is not a known option; choose one of: baseline"),
+        (["method=spos"], "method=spos is not a known option; choose one of: baseline, dp_quant"),
         (["trainer.max_epoch=3"], "Could not override 'trainer.max_epoch'"),
     ],
 )
