@@ -35,6 +35,7 @@ PIPELINE = [
     "method.recompute_every=2",
     "method.finetune_epochs=1",
     "method.bits=[4,4,3,3,5]",
+    "method.dense_dtype=float16",
 ]
 
 

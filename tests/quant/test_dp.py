@@ -11,7 +11,8 @@ from ckmeans_1d_dp import ckmeans as reference_ckmeans
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slimkit.quant import optimal_codebook
+from slimkit.quant import dp, optimal_codebook
+from slimkit.quant.dp_kernel import optimal_starts
 
 
 def brute_force_sse(values: np.ndarray, k: int) -> float:
@@ -39,11 +40,31 @@ def data(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
         return rng.normal(size=n)
     if kind == "heavy_tailed":
         return rng.standard_t(df=1.5, size=n)
+    if kind == "cauchy":
+        return rng.standard_cauchy(size=n)
+    if kind == "symmetric":  # mirrored halves: equal marginal gains, the Lagrangian's hard case
+        half = rng.normal(size=n // 2)
+        return np.concatenate([half, -half])
+    if kind == "integers":  # few distinct values, many ties
+        return rng.integers(0, 12, size=n).astype(np.float64)
     return np.round(rng.normal(size=n) * 4) / 4  # duplicate-heavy: ~30 distinct values
 
 
-@pytest.mark.parametrize("kind", ["normal", "heavy_tailed", "duplicates"])
-@pytest.mark.parametrize(("n", "k"), [(50, 3), (500, 16), (2000, 7), (3000, 64), (1000, 255)])
+def sse_of_starts(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> float:
+    """Weighted SSE of the partition of the sorted ``values`` into runs beginning at ``starts``."""
+    total = 0.0
+    for start, end in zip(starts, [*starts[1:], len(values)], strict=True):
+        x, w = values[start:end], weights[start:end]
+        total += float((w * (x - (w * x).sum() / w.sum()) ** 2).sum()) if w.sum() > 0 else 0.0
+    return total
+
+
+KINDS = ["normal", "heavy_tailed", "cauchy", "symmetric", "integers", "duplicates"]
+SIZES = [(50, 3), (500, 16), (2000, 7), (3000, 64), (1000, 255), (4000, 255), (4000, 256), (3000, 300), (1500, 700)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("n", "k"), SIZES)
 def test_sse_equals_ckmeans_1d_dp(kind, n, k):
     values = data(kind, n, np.random.default_rng(n * k))
     distinct = len(np.unique(values))
@@ -53,6 +74,63 @@ def test_sse_equals_ckmeans_1d_dp(kind, n, k):
         return
     expected = float(reference_ckmeans(values, (k, k)).tot_withinss)
     assert result.sse == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("n", "k"), [(500, 16), (3000, 64), (4000, 255), (3000, 300)])
+def test_row_dp_fallback_and_torch_path_reach_the_same_sse(kind, n, k):
+    """The Lagrangian path, the row DP it falls back to, and the torch (CUDA) D&C agree."""
+    x, counts = np.unique(data(kind, n, np.random.default_rng(7 * n + k)), return_counts=True)
+    w = counts.astype(np.float64)
+    if k >= len(x):
+        return
+    expected = float(reference_ckmeans(np.repeat(x, counts), (k, k)).tot_withinss)
+    torch_starts = dp._optimal_cluster_starts_torch(torch.from_numpy(x), torch.from_numpy(w), k).numpy()
+    for starts in (optimal_starts(x, w, k), optimal_starts(x, w, k, method="dp"), torch_starts):
+        assert len(starts) == k and starts[0] == 0 and np.all(np.diff(starts) > 0)
+        assert sse_of_starts(x, w, starts) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_lagrangian_finds_k_when_it_can_and_falls_back_on_ties():
+    # 0,1 | 10,11: one cluster per pair costs 1, splitting a pair saves 0.5, the other pair too: no
+    # penalty makes 3 clusters strictly best, so the row DP answers
+    x, w = np.array([0.0, 1.0, 10.0, 11.0]), np.ones(4)
+    assert optimal_starts(x, w, 3, method="lagrangian").size == 0
+    assert sse_of_starts(x, w, optimal_starts(x, w, 3)) == 0.5
+    x = np.sort(np.random.default_rng(3).normal(size=2000))
+    assert optimal_starts(x, np.ones_like(x), 40, method="lagrangian").size == 40
+
+
+def test_knuth_bounds_hold_for_smallest_start_argmins():
+    """opt[q-1][i] <= opt[q][i] <= opt[q][i+1] on the full DP table (brute force, ties to the smallest start)."""
+    rng = np.random.default_rng(11)
+    for trial in range(30):
+        n = int(rng.integers(4, 40))
+        x = np.sort(np.unique(np.round(rng.standard_t(df=2, size=n), int(rng.integers(0, 3)))))
+        w = rng.integers(0, 4, size=x.size).astype(np.float64) if trial % 2 else np.ones(x.size)
+        m = x.size
+
+        def cost(j, i, x=x, w=w):  # values j..i inclusive
+            mass = w[j : i + 1].sum()
+            return (
+                0.0
+                if mass == 0
+                else float((w[j : i + 1] * (x[j : i + 1] - (w * x)[j : i + 1].sum() / mass) ** 2).sum())
+            )
+
+        table = np.array([cost(0, i) for i in range(m)])
+        previous_opt = np.zeros(m, dtype=int)
+        for q in range(1, m):
+            row, opt = np.full(m, np.inf), np.zeros(m, dtype=int)
+            for i in range(q, m):
+                candidates = [table[j - 1] + cost(j, i) for j in range(q, i + 1)]
+                best = min(candidates)
+                opt[i] = q + next(t for t, c in enumerate(candidates) if c <= best + 1e-12 * (1 + abs(best)))
+                row[i] = best
+            assert np.all(np.diff(opt[q:]) >= 0)
+            if q > 1:
+                assert np.all(previous_opt[q:] <= opt[q:])
+            table, previous_opt = row, opt
 
 
 def test_quantized_tensor_keeps_shape_dtype_independent_of_offset():
@@ -73,6 +151,46 @@ def test_weights_count_like_duplicates():
     weighted = optimal_codebook(values, 2, weights=counts)
     expanded = optimal_codebook(torch.repeat_interleave(values, counts.long()), 2)
     assert weighted.sse == pytest.approx(expanded.sse) and torch.allclose(weighted.codebook, expanded.codebook)
+
+
+@pytest.mark.parametrize("k", [2, 5, 16, 40])
+def test_random_integer_weights_match_repeated_values(k):
+    rng = np.random.default_rng(k)
+    values = torch.from_numpy(rng.normal(size=300))
+    counts = torch.from_numpy(rng.integers(1, 5, size=300)).double()
+    weighted = optimal_codebook(values, k, weights=counts)
+    expanded = optimal_codebook(torch.repeat_interleave(values, counts.long()), k)
+    assert weighted.sse == pytest.approx(expanded.sse, rel=1e-9)
+    assert torch.allclose(weighted.codebook, expanded.codebook)
+
+
+def test_zero_weights_cost_nothing_and_still_get_a_cluster():
+    values = torch.tensor([0.0, 0.1, 0.2, 5.0, 5.1, 9.0, 30.0, 31.0])
+    weights = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0])
+    result = optimal_codebook(values, 3, weights=weights)
+    assert result.assignment.shape == values.shape and result.codebook.numel() == 3
+    assert result.sse == pytest.approx(0.02, abs=1e-12)  # 0, 0.1, 0.2 together; 9 alone; zero-weight rest free
+    assert optimal_codebook(values, 3, weights=torch.zeros(8)).sse == 0.0
+    assert optimal_codebook(values, 6, weights=weights).sse == 0.0
+
+
+def test_float32_input_and_exact_ties_are_deterministic():
+    values = torch.tensor([-2.0, -1.0, 1.0, 2.0] * 25, dtype=torch.float32)  # symmetric: 3 clusters tie
+    first = optimal_codebook(values, 3)
+    assert first.sse == pytest.approx(50.0)
+    for _ in range(3):
+        again = optimal_codebook(values, 3)
+        assert torch.equal(again.assignment, first.assignment) and torch.equal(again.codebook, first.codebook)
+    assert first.codebook.dtype == torch.float64
+
+
+def test_optimal_starts_validates_its_arguments():
+    with pytest.raises(ValueError, match="need 1 <= k"):
+        optimal_starts(np.arange(3.0), np.ones(3), 4)
+    with pytest.raises(ValueError, match="need 1 <= k"):
+        optimal_starts(np.arange(3.0), np.ones(2), 2)
+    assert optimal_starts(np.arange(3.0), np.ones(3), 1).tolist() == [0]
+    assert optimal_starts(np.arange(3.0), np.ones(3), 3).tolist() == [0, 1, 2]
 
 
 def test_edge_cases():
@@ -103,3 +221,33 @@ def test_properties_contiguous_clusters_and_sse_non_increasing_in_k(values, k):
     assert result.codebook.numel() <= k
     more = optimal_codebook(tensor, k + 1)
     assert more.sse <= result.sse * (1 + 1e-9) + 1e-9
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e3, 1e3, allow_nan=False, width=32), st.integers(-5, 5).map(float)),
+        min_size=1,
+        max_size=80,
+    ),
+    weights=st.lists(st.sampled_from([0.0, 0.5, 1.0, 3.0]), min_size=80, max_size=80),
+    k=st.integers(1, 20),
+)
+def test_properties_valid_assignment_zero_sse_when_k_covers_and_numba_equals_torch(values, weights, k):
+    tensor = torch.tensor(values, dtype=torch.float64)
+    mass = torch.tensor(weights[: len(values)], dtype=torch.float64)
+    result = optimal_codebook(tensor, k, weights=mass)
+    distinct = torch.unique(tensor)
+    assert result.codebook.numel() == min(k, distinct.numel())
+    assert result.assignment.dtype == torch.long and result.assignment.shape == tensor.shape
+    assert result.assignment.min() >= 0 and result.assignment.max() < result.codebook.numel()
+    order = torch.argsort(tensor, stable=True)
+    assert torch.all(torch.diff(result.assignment[order]) >= 0)
+    if k >= distinct.numel():
+        assert result.sse == 0.0
+    error = float((mass * (tensor - result.dequantize()) ** 2).sum())
+    assert error == pytest.approx(result.sse, rel=1e-9, abs=1e-9)
+    distinct_mass = torch.zeros_like(distinct).scatter_add_(0, torch.searchsorted(distinct, tensor), mass)
+    torch_starts = dp._optimal_cluster_starts_torch(distinct, distinct_mass, k)
+    _, torch_sse, _ = dp._centroids(distinct, distinct_mass, torch_starts)
+    assert result.sse == pytest.approx(torch_sse, rel=1e-9, abs=1e-9)

@@ -4,14 +4,21 @@ Sort the distinct values x_1 < ... < x_m (duplicates become weights), then
     D[q][i] = min_{j <= i} D[q-1][j-1] + cost(j, i),   cost(j, i) = S2 - S1^2 / S0 over x_j..x_i,
 with S0, S1, S2 prefix sums of w, w*x, w*x^2 in float64, the values shifted by their median so the
 subtraction in the cost does not lose the digits (REFERENCE.md section 1; Wang & Song 2011,
-Gronlund et al. 2017). The optimal split j*(i) of each row is monotone in i (the cost is Monge), so a
-row is solved by divide and conquer: the middle i first, then each half with its j range cut at the
-middle's split. We run every subproblem of one recursion level at once as flat tensor operations,
-so the whole thing is O(k m log m) work in about k log2(m) vectorised steps, runs unchanged on CPU
-and CUDA tensors, and needs O(m) floats plus one int32 back-pointer per (row, value): 4 k m bytes,
-a quarter of the 16 k m bytes of the public tools (which keep float64 cost and index matrices).
-Ties in cost are broken towards the smallest j, so the result is deterministic; equal values are one
-value, so they always share a cluster.
+Gronlund et al. 2017). Two exact solvers give the cluster boundaries:
+
+- CPU tensors: the compiled kernels of :mod:`slimkit.quant.dp_kernel` (numba): a Lagrangian
+  relaxation solved in O(m) per penalty, a handful of penalties, O(m) memory; when ties in the
+  marginal SSE leave no penalty with exactly k clusters, the row DP above restricted to the cells
+  that can lie on an optimal path, with bit-packed back-pointers (see that module's docstring).
+- CUDA tensors: the row DP in torch. The optimal split j*(i) of each row is monotone in i (the cost
+  is Monge), so a row is solved by divide and conquer: the middle i first, then each half with its
+  j range cut at the middle's split. Every subproblem of one recursion level runs at once as flat
+  tensor operations, so the whole thing is O(k m log m) work in about k log2(m) vectorised steps;
+  it needs O(m) floats plus one int32 back-pointer per (row, value), 4 k m bytes.
+
+Ties in cost are broken towards the smallest start, so results are deterministic; equal values are
+one value, so they always share a cluster. Both solvers reach the same (optimal) SSE; where several
+partitions tie they may return different ones.
 """
 
 from __future__ import annotations
@@ -82,6 +89,19 @@ class _PrefixSums:
 
 def _optimal_cluster_starts(x: torch.Tensor, w: torch.Tensor, k: int) -> torch.Tensor:
     """Start index (into the distinct values) of each of the min(k, m) optimal clusters."""
+    m = x.numel()
+    clusters = min(k, m)
+    if clusters == m:
+        return torch.arange(m, device=x.device)
+    if x.device.type == "cpu":
+        from slimkit.quant.dp_kernel import optimal_starts  # numba loads on first use only
+
+        return torch.from_numpy(optimal_starts(x.numpy(), w.numpy(), clusters))
+    return _optimal_cluster_starts_torch(x, w, clusters)
+
+
+def _optimal_cluster_starts_torch(x: torch.Tensor, w: torch.Tensor, k: int) -> torch.Tensor:
+    """The torch row DP (the CUDA path; runs on any device): starts of the min(k, m) optimal clusters."""
     m = x.numel()
     clusters = min(k, m)
     if clusters == m:

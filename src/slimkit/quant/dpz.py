@@ -12,8 +12,9 @@ the kept weights (``"positions"``) as relative indices, Deep Compression's schem
 kept weight, where a gap of ``max_run`` or more is written as filler symbols ``max_run`` (skip that many
 positions, no weight) followed by the rest. ``max_run`` (15, 31, ..., 255) is chosen per tensor for the
 smallest file; the symbols are Huffman-coded like the indices. A dense tensor (biases, BN) is raw
-float32. Every ``offset``/``nbytes`` points into the payload. The checksum covers the whole file, so
-any flipped byte is reported, not decoded into wrong weights.
+float32, or float16 when it was given as float16 (``"dtype"``); it is read back as float32. Every
+``offset``/``nbytes`` points into the payload. The checksum covers the whole file, so any flipped byte
+is reported, not decoded into wrong weights.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from slimkit.quant import bitpack, huffman
 MAGIC = b"DPZ"
 VERSION = 1
 DIGEST_SIZE = 32
+DENSE_DTYPES = {"float32": np.float32, "float16": np.float16}
 
 
 class DpzFormatError(ValueError):
@@ -140,8 +142,11 @@ def write_dpz(
             )
         tensors.append(entry)
     for name, array in dense.items():
-        values = np.asarray(array, dtype=np.float32)
-        tensors.append({"name": name, "kind": "dense", "shape": list(values.shape), **payload.add(values.tobytes())})
+        values = np.asarray(array)
+        dtype = "float16" if values.dtype == np.float16 else "float32"
+        values = values.astype(dtype)
+        entry = {"name": name, "kind": "dense", "shape": list(values.shape), "dtype": dtype}
+        tensors.append(entry | payload.add(values.tobytes()))
     header = zlib.compress(
         json.dumps({"architecture": architecture, "tensors": tensors}, separators=(",", ":")).encode(), 9
     )
@@ -165,7 +170,8 @@ def read_dpz(path: str | Path) -> tuple[dict[str, QuantizedTensor], dict[str, np
         shape = tuple(entry["shape"])
         if entry["kind"] == "dense":
             raw = payload[entry["offset"] : entry["offset"] + entry["nbytes"]]
-            dense[entry["name"]] = np.frombuffer(raw, dtype=np.float32).reshape(shape).copy()
+            stored = np.frombuffer(raw, dtype=DENSE_DTYPES[entry.get("dtype", "float32")])
+            dense[entry["name"]] = stored.astype(np.float32).reshape(shape)
             continue
         book = entry["codebook"]
         codebook = np.frombuffer(payload[book["offset"] : book["offset"] + book["nbytes"]], dtype=np.float32).copy()

@@ -39,8 +39,10 @@ def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
-def split_tensors(model: nn.Module) -> tuple[dict[str, QuantizedTensor], dict[str, np.ndarray]]:
-    """The weight-shared layers as QuantizedTensors and every other floating tensor as dense float32."""
+def split_tensors(
+    model: nn.Module, dense_dtype: str = "float32"
+) -> tuple[dict[str, QuantizedTensor], dict[str, np.ndarray]]:
+    """The weight-shared layers as QuantizedTensors and every other floating tensor as dense ``dense_dtype``."""
     quantized = {}
     for name, (layer, compressed) in compressed_weights(model).items():
         mask = compressed.mask.reshape(-1).cpu()
@@ -52,7 +54,7 @@ def split_tensors(model: nn.Module) -> tuple[dict[str, QuantizedTensor], dict[st
             positions=positions,
         )
     dense = {
-        name: tensor.detach().cpu().float().numpy()
+        name: tensor.detach().cpu().float().numpy().astype(dense_dtype)
         for name, tensor in plain_state_dict(model).items()
         if name not in quantized and tensor.is_floating_point()
     }
@@ -60,10 +62,14 @@ def split_tensors(model: nn.Module) -> tuple[dict[str, QuantizedTensor], dict[st
 
 
 def write_compressed_model(
-    model: nn.Module, architecture: dict[str, Any], path: Path, entropy_coding: bool = True
+    model: nn.Module,
+    architecture: dict[str, Any],
+    path: Path,
+    entropy_coding: bool = True,
+    dense_dtype: str = "float32",
 ) -> int:
     """Write the weight-shared ``model`` as a .dpz file; its size in bytes."""
-    quantized, dense = split_tensors(model)
+    quantized, dense = split_tensors(model, dense_dtype)
     return write_dpz(path, quantized, dense, architecture, entropy_coding=entropy_coding)
 
 
@@ -101,3 +107,13 @@ def bits_per_layer(path: str | Path) -> dict[str, dict[str, float]]:
             "index_encoding": entry["indices"]["encoding"],
         }
     return report
+
+
+@torch.no_grad()
+def round_dense_tensors(model: nn.Module, dtype: torch.dtype) -> None:
+    """Round every floating tensor that the file stores dense (not the shared weights) to ``dtype``'s
+    precision, in place, so that the model tested is exactly the one the file decodes to."""
+    shared = {f"{name}.parametrizations.weight.original" for name in compressed_weights(model)}
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and name not in shared and ".parametrizations.weight.0." not in name:
+            tensor.copy_(tensor.to(dtype).to(tensor.dtype))

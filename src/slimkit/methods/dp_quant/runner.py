@@ -37,6 +37,7 @@ from slimkit.methods.dp_quant.package import (
     bits_per_layer,
     load_compressed_model,
     plain_state_dict,
+    round_dense_tensors,
     write_compressed_model,
 )
 from slimkit.methods.dp_quant.report import write_report
@@ -46,6 +47,7 @@ from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
 SCHEMES = ("dpq", "dpr", "none")
+DENSE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 class DpQuantRunner:
@@ -68,6 +70,7 @@ class DpQuantRunner:
         finetune_epochs: int = 0,
         finetune_lr: float = 0.01,
         baseline: str | None = "kmeans",
+        dense_dtype: str = "float32",
         adversarial: str | None = None,
         pgd: dict[str, Any] | None = None,
     ) -> None:
@@ -75,6 +78,8 @@ class DpQuantRunner:
             raise ConfigError(f"method.scheme={scheme} is not known; choose one of {', '.join(SCHEMES)}")
         if baseline not in (None, "kmeans"):
             raise ConfigError(f"method.baseline={baseline} is not known; choose kmeans or null")
+        if dense_dtype not in DENSE_DTYPES:
+            raise ConfigError(f"method.dense_dtype={dense_dtype} is not known; choose float32 or float16")
         if adversarial not in (None, "pgd"):
             raise ConfigError(f"method.adversarial={adversarial} is not known; choose pgd or null")
         if not 0.0 <= sparsity < 1.0:
@@ -102,6 +107,7 @@ class DpQuantRunner:
         self.clustering_weight = clustering_weight
         self.finetune_epochs = finetune_epochs
         self.finetune_lr = finetune_lr
+        self.dense_dtype = dense_dtype
         self.quantizers = ["dp"] + ([baseline] if baseline else [])
         self.pgd = PgdConfig(**(pgd or {})) if adversarial == "pgd" else None
 
@@ -218,9 +224,12 @@ class DpQuantRunner:
             context.datamodule.input_shape,
             context.datamodule.num_classes,
         )
-        file_bytes = write_compressed_model(model, architecture, path)
+        round_dense_tensors(model, DENSE_DTYPES[self.dense_dtype])
+        file_bytes = write_compressed_model(model, architecture, path, dense_dtype=self.dense_dtype)
         fixed_width_path = path.with_suffix(".fixed.dpz")
-        fixed_bytes = write_compressed_model(model, architecture, fixed_width_path, entropy_coding=False)
+        fixed_bytes = write_compressed_model(
+            model, architecture, fixed_width_path, entropy_coding=False, dense_dtype=self.dense_dtype
+        )
         fixed_width_path.unlink()
         decoded = load_compressed_model(path)
         if not decodes_exactly(model, decoded):
