@@ -50,6 +50,12 @@ def data(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.round(rng.normal(size=n) * 4) / 4  # duplicate-heavy: ~30 distinct values
 
 
+def reference_sse(values: np.ndarray, k: int) -> float:
+    """ckmeans-1d-dp's optimal SSE. Its default method ("linear", SMAWK) can miss the optimum on mirrored
+    data (n=3000, k=300 "symmetric" below: 0.04751 where 0.04550 is optimal); "loglinear" does not."""
+    return float(reference_ckmeans(values, (k, k), method="loglinear").tot_withinss)
+
+
 def sse_of_starts(values: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> float:
     """Weighted SSE of the partition of the sorted ``values`` into runs beginning at ``starts``."""
     total = 0.0
@@ -72,8 +78,7 @@ def test_sse_equals_ckmeans_1d_dp(kind, n, k):
     if k >= distinct:
         assert result.sse == 0.0
         return
-    expected = float(reference_ckmeans(values, (k, k)).tot_withinss)
-    assert result.sse == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert result.sse == pytest.approx(reference_sse(values, k), rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -84,7 +89,7 @@ def test_row_dp_fallback_and_torch_path_reach_the_same_sse(kind, n, k):
     w = counts.astype(np.float64)
     if k >= len(x):
         return
-    expected = float(reference_ckmeans(np.repeat(x, counts), (k, k)).tot_withinss)
+    expected = reference_sse(np.repeat(x, counts), k)
     torch_starts = dp._optimal_cluster_starts_torch(torch.from_numpy(x), torch.from_numpy(w), k).numpy()
     for starts in (optimal_starts(x, w, k), optimal_starts(x, w, k, method="dp"), torch_starts):
         assert len(starts) == k and starts[0] == 0 and np.all(np.diff(starts) > 0)
@@ -105,31 +110,25 @@ def test_knuth_bounds_hold_for_smallest_start_argmins():
     """opt[q-1][i] <= opt[q][i] <= opt[q][i+1] on the full DP table (brute force, ties to the smallest start)."""
     rng = np.random.default_rng(11)
     for trial in range(30):
-        n = int(rng.integers(4, 40))
-        x = np.sort(np.unique(np.round(rng.standard_t(df=2, size=n), int(rng.integers(0, 3)))))
+        x = np.unique(np.round(rng.standard_t(df=2, size=int(rng.integers(4, 25))), int(rng.integers(0, 3))))
         w = rng.integers(0, 4, size=x.size).astype(np.float64) if trial % 2 else np.ones(x.size)
         m = x.size
-
-        def cost(j, i, x=x, w=w):  # values j..i inclusive
-            mass = w[j : i + 1].sum()
-            return (
-                0.0
-                if mass == 0
-                else float((w[j : i + 1] * (x[j : i + 1] - (w * x)[j : i + 1].sum() / mass) ** 2).sum())
-            )
-
-        table = np.array([cost(0, i) for i in range(m)])
-        previous_opt = np.zeros(m, dtype=int)
+        cost = np.zeros((m, m))  # cost[j, i]: values j..i
+        for j in range(m):
+            for i in range(j, m):
+                mass = w[j : i + 1].sum()
+                if mass > 0:
+                    centre = (w * x)[j : i + 1].sum() / mass
+                    cost[j, i] = (w[j : i + 1] * (x[j : i + 1] - centre) ** 2).sum()
+        table, previous_opt = cost[0].copy(), np.zeros(m, dtype=int)
         for q in range(1, m):
             row, opt = np.full(m, np.inf), np.zeros(m, dtype=int)
             for i in range(q, m):
-                candidates = [table[j - 1] + cost(j, i) for j in range(q, i + 1)]
-                best = min(candidates)
-                opt[i] = q + next(t for t, c in enumerate(candidates) if c <= best + 1e-12 * (1 + abs(best)))
-                row[i] = best
+                candidates = table[q - 1 : i] + cost[q : i + 1, i]
+                row[i] = candidates.min()
+                opt[i] = q + int(np.flatnonzero(candidates <= row[i] + 1e-12 * (1 + abs(row[i])))[0])
             assert np.all(np.diff(opt[q:]) >= 0)
-            if q > 1:
-                assert np.all(previous_opt[q:] <= opt[q:])
+            assert np.all(previous_opt[q:] <= opt[q:]) or q == 1
             table, previous_opt = row, opt
 
 
@@ -169,7 +168,7 @@ def test_zero_weights_cost_nothing_and_still_get_a_cluster():
     weights = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0])
     result = optimal_codebook(values, 3, weights=weights)
     assert result.assignment.shape == values.shape and result.codebook.numel() == 3
-    assert result.sse == pytest.approx(0.02, abs=1e-12)  # 0, 0.1, 0.2 together; 9 alone; zero-weight rest free
+    assert result.sse == pytest.approx(0.005, rel=1e-6)  # 0, 0.1 | 0.2 and the free zero weights | 9
     assert optimal_codebook(values, 3, weights=torch.zeros(8)).sse == 0.0
     assert optimal_codebook(values, 6, weights=weights).sse == 0.0
 
@@ -177,7 +176,7 @@ def test_zero_weights_cost_nothing_and_still_get_a_cluster():
 def test_float32_input_and_exact_ties_are_deterministic():
     values = torch.tensor([-2.0, -1.0, 1.0, 2.0] * 25, dtype=torch.float32)  # symmetric: 3 clusters tie
     first = optimal_codebook(values, 3)
-    assert first.sse == pytest.approx(50.0)
+    assert first.sse == pytest.approx(12.5)  # -2 | -1 | 1, 2 and its mirror image tie
     for _ in range(3):
         again = optimal_codebook(values, 3)
         assert torch.equal(again.assignment, first.assignment) and torch.equal(again.codebook, first.codebook)

@@ -2,40 +2,48 @@
 
 Input: the m distinct values x_0 < ... < x_{m-1} with weights w_i >= 0 and a cluster count 1 < k < m.
 Output: the start index of each of the k clusters of a partition into contiguous runs of minimum
-total weighted SSE. Prefix sums S0, S1, S2 of w, w*x, w*x^2 (float64, x shifted by the median)
-give the cost of any run in O(1): cost(j, e) = S2[e]-S2[j] - (S1[e]-S1[j])^2 / (S0[e]-S0[j]).
+total weighted SSE. Prefix sums S0, S1, S2 of w, w*y, w*y^2 (float64, y = x less the median) give the
+cost of any run in O(1): cost(j, e) = S2[e]-S2[j] - (S1[e]-S1[j])^2 / (S0[e]-S0[j]). S1 and S2 are
+compensated (a high and a low part, Knuth's TwoSum), and the DP values are plain SSEs, not SSE - S2:
+with heavy tails (Cauchy), S2 of the middle values is dwarfed by the tails', and plain float64
+prefix sums lose enough digits there to miss the optimum by 1e-8 (n = 5e4, k = 700).
 
 Main path: Lagrangian relaxation (the "WQS" or "Aliens" method; Gronlund et al. 2017, section 4).
 For a penalty lam > 0 per cluster, the unconstrained problem
     G[e] = min_{j < e} G[j] + cost(j, e) + lam,   G[0] = 0,
-is solved in one left-to-right pass. The cost is Monge, so the best j is non-decreasing in e and a
-deque of candidates, each owning the interval of ends where it wins, finds every G[e] with about
-12 cost evaluations per value (Galil & Park 1990; a new candidate's interval is found by galloping
-from the end of the last one, usually one or two steps). The number of clusters c(lam) of that
-optimum falls as lam grows, and the optimal SSE f(k) is convex in k, so any lam whose optimum has
-exactly k clusters gives an optimal k-clustering: for every k-partition P,
+is solved in one left-to-right pass. The cost is Monge, so the best j is non-decreasing in e, and a
+deque of candidates, each owning the interval of ends where it wins, finds every G[e] with about 12
+cost evaluations per value (Galil & Park 1990; a new candidate's interval is found by galloping from
+the end of the last one, usually in one or two steps). The number of clusters c(lam) of that optimum
+falls as lam grows, and since the optimal SSE f(k) is convex in k, any lam whose optimum has exactly
+k clusters gives an optimal k-clustering: for every k-partition P,
     SSE(opt) + lam*k = G[m] <= SSE(P) + lam*k.
-lam starts at 2*H/k (f ~ C/k^2, H = the SSE of a greedy partition) and is then set to the crossing
-of the lines SSE(c) + lam*c of the best solutions found above and below k (Newton's method on the
-concave, piecewise linear G[m](lam)); typically 1 to 9 passes. Each pass is O(m) time and memory:
-this path needs about 40 bytes per distinct value and no back-pointer table at all. Measured on
-this project's 2-core CPU, n = 1e6 normal values, k = 255: 0.09 s per pass, 7 passes.
+lam starts at 2H/k (f ~ C/k^2; H = the SSE of the greedy partition into k runs of smallest largest
+cost, within ~1 % of f on normal data) and moves by that model until the optima found bracket k, then
+to the crossing of the lines SSE + lam*count of the two bracketing optima (Newton's method on the
+concave, piecewise linear G[m](lam)). Measured on this project's 2-core CPU (normal, t, Cauchy,
+mirrored, uniform, exponential and float32-rounded data, n = 1e6): 1 to 9 passes of ~0.08 s;
+0.6 s in all at k = 255, 0.4 s at n = 4e6. Time O(m) per pass, memory O(m): ~60 bytes per distinct
+value (prefix sums 40, G 8, back-pointers 4, deque 8) and no back-pointer table at all, where the
+public tools keep ~16 k m bytes.
 
-Fallback (exact ties in the marginal SSE, e.g. symmetric or integer data where f is linear across
-k, so that no penalty gives exactly k clusters; or no crossing found): the classic row-by-row DP
+Fallback, when no penalty gives exactly k clusters (ties in the marginal SSE: f linear across k, as
+for [0, 1, 10, 11] and k = 3; also when rounding hides the crossing, seen for k > m/2 on heavy tails):
+the classic row DP
     D[r][i] = min_j D[r-1][j-1] + cost(j, i)   (r+1 clusters over x_0..x_i),
-each row solved by divide and conquer over i with the split bounds
-    opt[r][lo_end] <= opt[r][i] <= opt[r][hi_end]   (monotone in i: the cost is Monge), and
-    opt[r-1][i] <= opt[r][i]                        (Knuth's bound, monotone in the row),
-which hold for the smallest-start argmins we keep (ties go to the smallest start); the Knuth bound
-is enforced, so the rows we compute keep it by construction. Only the cells that can lie on an
-optimal path are computed: D[r][i] is non-decreasing in i, so cells with D[r][i] > H (H an upper
-bound of f(k), plus a rounding margin) are dropped (a suffix of the row); and the path cell of row
-t is at least opt[r-1] iterated from m-1 down to t (Knuth's bound again), which cuts a prefix of
-the late rows. On normal data that leaves about a third of the k*m cells. The back-pointers of a
-row are non-decreasing in i, so each row's band is stored as a unary bit string (delta zeros, then
-a one, per cell): at most 2 bits per cell, k*m/4 bytes in the worst case, 16x less than int32,
-and exactly the same split points when decoded while backtracking.
+each row by divide and conquer over i with the split bounds
+    opt[r][i_lo] <= opt[r][i] <= opt[r][i_hi] for i_lo < i < i_hi   (the cost is Monge), and
+    opt[r-1][i] <= opt[r][i]                                      (Knuth's bound),
+which hold for the smallest-start argmins kept here (tests check both on brute-force tables); Knuth's
+bound is enforced, so the computed rows keep it by construction. Only cells that can lie on an
+optimal path are computed: D[r][i] is non-decreasing in i, so cells above the bound H (the best
+feasible SSE seen, plus a rounding margin) are dropped, a suffix of each row; and Knuth's bound
+iterated from the last cell (opt[r-1] applied k-1-r times to m-1) bounds the path cell of row r
+from below, a prefix of the late rows. That leaves ~a third of the k m cells on normal data (1e6,
+k = 255: 3 s, against 10 s for the whole table). A row's back-pointers are non-decreasing in i, so
+its band is stored as a unary bit string (opt[i] - opt[i-1] zeros, then a one): at most 2 bits per
+cell, k m / 4 bytes in the worst case (16x less than int32), decoded to the very same split points
+while backtracking.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ from numba import njit
 _TINY = float(np.finfo(np.float64).tiny)
 _MAX_PASSES = 60
 _POPCOUNT = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.int64)
+# rows of the prefix-sum table: S0, then S1 and S2 each as a compensated (high, low) pair
+_S0, _S1, _S1_LOW, _S2, _S2_LOW = range(5)
 
 
 def optimal_starts(x: np.ndarray, w: np.ndarray, k: int, method: str = "auto") -> np.ndarray:
@@ -60,60 +70,59 @@ def optimal_starts(x: np.ndarray, w: np.ndarray, k: int, method: str = "auto") -
     m = x.size
     if not 1 <= k <= m or w.size != m:
         raise ValueError(f"need 1 <= k <= {m} values with one weight each, got k={k} and {w.size} weights")
+    if method not in ("auto", "dp", "lagrangian"):
+        raise ValueError(f"unknown method {method!r}")
     if k == 1:
         return np.zeros(1, dtype=np.int64)
     if k == m:
         return np.arange(m, dtype=np.int64)
-    s0, s1, s2 = _prefix_sums(x, w)
-    bound = _greedy_bound(s0, s1, s2, k)
+    sums = _prefix_sums(x, w)
+    bound = _greedy_bound(sums, k)
     if method != "dp":
-        starts, bound = _lagrangian_starts(s0, s1, s2, k, bound)
+        starts, bound = _lagrangian_starts(sums, k, bound)
         if starts.size == k or method == "lagrangian":
             return starts
-    starts = _dp_starts(s0, s1, s2, k, bound)
+    starts = _dp_starts(sums, k, bound)
     if starts.size != k:  # only if rounding broke the pruning bound: recompute without it
-        starts = _dp_starts(s0, s1, s2, k, np.inf)
+        starts = _dp_starts(sums, k, np.inf)
     return starts
 
 
 @njit(cache=True)
-def _prefix_sums(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """S0, S1, S2 (length m+1) of w, w*x, w*x^2 with x shifted by its (lower) median."""
+def _prefix_sums(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Prefix sums (5 rows, m+1 columns) of w, w*y, w*y^2 with y = x less its (lower) median.
+
+    S1 and S2 are kept as high + low parts (Knuth's TwoSum), so that the difference of two far-out
+    prefix sums keeps its digits: with heavy tails, S2 of the middle values is dwarfed by the tails'.
+    """
     m = x.size
     shift = x[(m - 1) // 2]
-    s0 = np.zeros(m + 1)
-    s1 = np.zeros(m + 1)
-    s2 = np.zeros(m + 1)
+    sums = np.zeros((5, m + 1))
     for i in range(m):
         y = x[i] - shift
-        s0[i + 1] = s0[i] + w[i]
-        s1[i + 1] = s1[i] + w[i] * y
-        s2[i + 1] = s2[i] + w[i] * y * y
-    return s0, s1, s2
-
-
-@njit(cache=True)
-def _cost(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, start: int, end: int) -> float:
-    """SSE of the run of values start..end-1 (clamped at 0 against rounding)."""
-    d0 = s0[end] - s0[start]
-    if d0 <= 0.0:
-        return 0.0
-    d1 = s1[end] - s1[start]
-    return max(s2[end] - s2[start] - d1 * d1 / d0, 0.0)
+        sums[_S0, i + 1] = sums[_S0, i] + w[i]
+        for row, term in ((_S1, w[i] * y), (_S2, w[i] * y * y)):
+            high = sums[row, i]
+            total = high + term
+            back = total - high
+            sums[row, i + 1] = total
+            sums[row + 1, i + 1] = sums[row + 1, i] + ((high - (total - back)) + (term - back))
+    return sums
 
 
 @njit(cache=True, inline="always")
-def _open(base: np.ndarray, s0: np.ndarray, s1: np.ndarray, start: int, end: int) -> float:
-    """base[start] - S1^2/S0 of the run start..end-1: its cost plus base, less S2[end] (equal for every start)."""
-    d0 = s0[end] - s0[start]
-    d1 = s1[end] - s1[start]
-    return base[start] - d1 * d1 / max(d0, _TINY)
+def _run_cost(sums: np.ndarray, start: int, end: int) -> float:
+    """SSE of the run of values start..end-1 (may be -1e-18 or so where it is exactly 0)."""
+    d0 = sums[_S0, end] - sums[_S0, start]
+    d1 = (sums[_S1, end] - sums[_S1, start]) + (sums[_S1_LOW, end] - sums[_S1_LOW, start])
+    d2 = (sums[_S2, end] - sums[_S2, start]) + (sums[_S2_LOW, end] - sums[_S2_LOW, start])
+    return d2 - d1 * d1 / max(d0, _TINY)
 
 
 @njit(cache=True)
-def _greedy_runs(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, limit: float, k: int, starts: np.ndarray) -> int:
+def _greedy_runs(sums: np.ndarray, limit: float, k: int, starts: np.ndarray) -> int:
     """Cover the values left to right by maximal runs of cost <= limit; their count (k+1 = too many)."""
-    m = s0.size - 1
+    m = sums.shape[1] - 1
     start = 0
     count = 0
     while start < m:
@@ -126,7 +135,7 @@ def _greedy_runs(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, limit: float, k
         step = 1
         while good < m:
             end = min(good + step, m)
-            if _cost(s0, s1, s2, start, end) <= limit:
+            if _run_cost(sums, start, end) <= limit:
                 good = end
                 step *= 2
             else:
@@ -134,7 +143,7 @@ def _greedy_runs(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, limit: float, k
                 break
         while bad - good > 1:
             end = (good + bad) >> 1
-            if _cost(s0, s1, s2, start, end) <= limit:
+            if _run_cost(sums, start, end) <= limit:
                 good = end
             else:
                 bad = end
@@ -143,32 +152,31 @@ def _greedy_runs(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, limit: float, k
 
 
 @njit(cache=True)
-def _greedy_bound(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int) -> float:
+def _greedy_bound(sums: np.ndarray, k: int) -> float:
     """An upper bound of the optimal SSE: the partition into at most k runs of smallest largest cost."""
-    m = s0.size - 1
+    m = sums.shape[1] - 1
     starts = np.empty(k + 1, np.int64)
     low = 0.0
-    high = _cost(s0, s1, s2, 0, m)
+    high = max(_run_cost(sums, 0, m), 0.0)
     for _ in range(64):
         middle = 0.5 * (low + high)
         if middle <= low or middle >= high:
             break
-        if _greedy_runs(s0, s1, s2, middle, k, starts) <= k:
+        if _greedy_runs(sums, middle, k, starts) <= k:
             high = middle
         else:
             low = middle
-    count = _greedy_runs(s0, s1, s2, high, k, starts)
+    count = _greedy_runs(sums, high, k, starts)
     starts[count] = m
     total = 0.0
     for t in range(count):
-        total += _cost(s0, s1, s2, starts[t], starts[t + 1])
+        total += max(_run_cost(sums, starts[t], starts[t + 1]), 0.0)
     return total
 
 
 @njit(cache=True)
 def _penalized_partition(
-    s0: np.ndarray,
-    s1: np.ndarray,
+    sums: np.ndarray,
     penalty: float,
     value: np.ndarray,
     back: np.ndarray,
@@ -177,9 +185,9 @@ def _penalized_partition(
 ) -> int:
     """Optimal partition for SSE + penalty * clusters; returns its cluster count.
 
-    value[e] = G[e] - S2[e] and back[e] = start of the last run, for every prefix length e.
+    value[e] = that optimum over the first e values and back[e] = the start of its last run.
     """
-    m = s0.size - 1
+    m = sums.shape[1] - 1
     value[0] = 0.0
     queue_start[0] = 0  # candidate: a run starting at this index ...
     queue_from[0] = 1  # ... is the best for every end from here to the next candidate's
@@ -189,7 +197,7 @@ def _penalized_partition(
         while tail - head > 1 and queue_from[head + 1] <= end:
             head += 1
         start = queue_start[head]
-        value[end] = _open(value, s0, s1, start, end) + penalty
+        value[end] = value[start] + _run_cost(sums, start, end) + penalty
         back[end] = start
         if end == m:
             break
@@ -197,7 +205,7 @@ def _penalized_partition(
         while tail > head:
             b = queue_start[tail - 1]
             first = max(queue_from[tail - 1], end + 1)
-            if _open(value, s0, s1, end, first) < _open(value, s0, s1, b, first):
+            if value[end] + _run_cost(sums, end, first) < value[b] + _run_cost(sums, b, first):
                 tail -= 1  # b never wins again
             else:
                 break
@@ -212,14 +220,14 @@ def _penalized_partition(
         step = 1
         while good < m:
             probe = min(good + step, m)
-            if _open(value, s0, s1, end, probe) < _open(value, s0, s1, b, probe):
+            if value[end] + _run_cost(sums, end, probe) < value[b] + _run_cost(sums, b, probe):
                 bad = probe
                 break
             good = probe
             step *= 2
         while bad - good > 1:
             probe = (good + bad) >> 1
-            if _open(value, s0, s1, end, probe) < _open(value, s0, s1, b, probe):
+            if value[end] + _run_cost(sums, end, probe) < value[b] + _run_cost(sums, b, probe):
                 bad = probe
             else:
                 good = probe
@@ -236,12 +244,10 @@ def _penalized_partition(
 
 
 @njit(cache=True)
-def _lagrangian_starts(
-    s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: float
-) -> tuple[np.ndarray, float]:
+def _lagrangian_starts(sums: np.ndarray, k: int, bound: float) -> tuple[np.ndarray, float]:
     """Cluster starts from a penalty whose optimum has exactly k clusters (empty if none was found),
     and the best upper bound of the optimal SSE seen."""
-    m = s0.size - 1
+    m = sums.shape[1] - 1
     value = np.empty(m + 1)
     back = np.empty(m + 1, np.int32)
     queue_start = np.empty(m + 1, np.int32)
@@ -255,8 +261,8 @@ def _lagrangian_starts(
         if not (penalty > 0.0 and penalty < np.inf):
             break
         crossing = below and above
-        count = _penalized_partition(s0, s1, penalty, value, back, queue_start, queue_from)
-        sse = value[m] + s2[m] - penalty * count
+        count = _penalized_partition(sums, penalty, value, back, queue_start, queue_from)
+        sse = value[m] - penalty * count
         if count == k:
             starts = np.empty(k, np.int64)
             end = m
@@ -285,16 +291,20 @@ def _lagrangian_starts(
 
 
 @njit(cache=True, inline="always")
-def _best_start(base: np.ndarray, s0: np.ndarray, s1: np.ndarray, end: int, low: int, high: int) -> tuple[float, int]:
-    """Smallest start in low..high minimising _open(base, start, end), and that minimum."""
-    s0_end = s0[end]
-    s1_end = s1[end]
+def _best_start(previous: np.ndarray, sums: np.ndarray, end: int, low: int, high: int) -> tuple[float, int]:
+    """Smallest start in low..high minimising previous[start] + cost(start, end), and that minimum."""
+    s0 = sums[_S0, end]
+    s1 = sums[_S1, end]
+    s1_low = sums[_S1_LOW, end]
+    s2 = sums[_S2, end]
+    s2_low = sums[_S2_LOW, end]
     best = np.inf
     arg = low
     for start in range(low, high + 1):
-        d0 = s0_end - s0[start]
-        d1 = s1_end - s1[start]
-        candidate = base[start] - d1 * d1 / max(d0, _TINY)
+        d0 = s0 - sums[_S0, start]
+        d1 = (s1 - sums[_S1, start]) + (s1_low - sums[_S1_LOW, start])
+        d2 = (s2 - sums[_S2, start]) + (s2_low - sums[_S2_LOW, start])
+        candidate = previous[start] + (d2 - d1 * d1 / max(d0, _TINY))
         if candidate < best:
             best = candidate
             arg = start
@@ -305,8 +315,7 @@ def _best_start(base: np.ndarray, s0: np.ndarray, s1: np.ndarray, end: int, low:
 def _band_row(
     previous: np.ndarray,
     current: np.ndarray,
-    s0: np.ndarray,
-    s1: np.ndarray,
+    sums: np.ndarray,
     previous_opt: np.ndarray,
     previous_hi: int,
     opt: np.ndarray,
@@ -330,7 +339,7 @@ def _band_row(
         middle = (i_lo + i_hi) >> 1
         low = max(j_lo, previous_opt[min(middle, previous_hi)])
         high = min(j_hi, middle)
-        best, arg = _best_start(previous, s0, s1, middle + 1, low, high)
+        best, arg = _best_start(previous, sums, middle + 1, low, high)
         current[middle + 1] = best
         opt[middle] = arg
         if middle < i_hi:
@@ -372,11 +381,14 @@ def _decode(pool: np.ndarray, first_bit: int, ones: int) -> int:
 
 
 @njit(cache=True)
-def _dp_starts(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: float) -> np.ndarray:
-    """Cluster starts by the row DP restricted to the cells that can lie on an optimal path."""
-    m = s0.size - 1
-    limit = bound * (1.0 + 1e-8) + 1e-13 * (k + 8) * s2[m]  # margin: rounding of the DP values
-    previous = np.empty(m + 1)  # by end e = i + 1: D[r][i] - S2[e]
+def _dp_starts(sums: np.ndarray, k: int, bound: float) -> np.ndarray:
+    """Cluster starts by the row DP restricted to the cells that can lie on an optimal path.
+
+    Empty if the backtrack leaves the kept cells (only possible if rounding broke ``bound``).
+    """
+    m = sums.shape[1] - 1
+    limit = bound * (1.0 + 1e-8) + 1e-13 * (k + 8) * sums[_S2, m]  # margin: rounding of the DP values
+    previous = np.empty(m + 1)  # by end e = i + 1: D[r][i]
     current = np.empty(m + 1)
     previous_opt = np.zeros(m, np.int32)
     opt = np.zeros(m, np.int32)
@@ -390,11 +402,11 @@ def _dp_starts(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: fl
     # row 0: one cluster over 0..i, kept while its cost is within the bound
     hi = m - k
     for end in range(1, m - k + 2):
-        candidate = -s1[end] * s1[end] / max(s0[end], _TINY)
-        if candidate + s2[end] > limit:
+        cost = _run_cost(sums, 0, end)
+        if cost > limit:
             hi = end - 2
             break
-        previous[end] = candidate
+        previous[end] = cost
     previous_lo = 0
     previous_hi = max(hi, 0)
     for row in range(1, k - 1):
@@ -412,8 +424,8 @@ def _dp_starts(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: fl
         step = 1
         while good < last:
             probe = min(good + step, last)
-            best, _ = _best_start(previous, s0, s1, probe + 1, low, previous_hi + 1)
-            if best + s2[probe + 1] <= limit:
+            best, _ = _best_start(previous, sums, probe + 1, low, previous_hi + 1)
+            if best <= limit:
                 good = probe
                 step *= 2
             else:
@@ -421,13 +433,13 @@ def _dp_starts(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: fl
                 break
         while bad - good > 1:
             probe = (good + bad) >> 1
-            best, _ = _best_start(previous, s0, s1, probe + 1, low, previous_hi + 1)
-            if best + s2[probe + 1] <= limit:
+            best, _ = _best_start(previous, sums, probe + 1, low, previous_hi + 1)
+            if best <= limit:
                 good = probe
             else:
                 bad = probe
         hi = good
-        _band_row(previous, current, s0, s1, previous_opt, previous_hi, opt, lo, hi, floor, stack)
+        _band_row(previous, current, sums, previous_opt, previous_hi, opt, lo, hi, floor, stack)
         # the row's back-pointers as unary deltas: (opt[i] - opt[i-1]) zeros, then a one
         need = (bit + (hi - lo + 1) + (opt[hi] - opt[lo])) // 8 + 2
         if need > pool.size:
@@ -451,9 +463,9 @@ def _dp_starts(s0: np.ndarray, s1: np.ndarray, s2: np.ndarray, k: int, bound: fl
     # the last cluster ends at m-1, then back through the rows
     starts = np.zeros(k, np.int64)
     low = max(previous_opt[min(m - 1, previous_hi)], k - 1, previous_lo + 1)
-    best, arg = _best_start(previous, s0, s1, m, low, min(m - 1, previous_hi + 1))
-    if not best + s2[m] <= limit:
-        return np.empty(0, np.int64)  # cannot happen with a true bound; the caller recomputes unpruned
+    best, arg = _best_start(previous, sums, m, low, min(m - 1, previous_hi + 1))
+    if not best <= limit:
+        return np.empty(0, np.int64)
     starts[k - 1] = arg
     end = arg - 1
     for row in range(k - 2, 0, -1):
