@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
-from slimkit.quant.pruning import magnitude_mask, prune_by_magnitude
+from slimkit.quant.pruning import global_magnitude_masks, magnitude_mask
 
 
 def test_mask_keeps_exactly_the_largest_magnitudes():
@@ -19,14 +18,15 @@ def test_mask_keeps_exactly_the_largest_magnitudes():
         magnitude_mask(weight, 1.0)
 
 
-def test_pruned_weights_stay_zero_while_retraining():
-    torch.manual_seed(0)
-    layer = nn.Linear(20, 10)
-    mask = prune_by_magnitude(layer, sparsity=0.9)
-    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
-    for _ in range(5):
-        optimizer.zero_grad()
-        layer(torch.randn(8, 20)).pow(2).sum().backward()
-        optimizer.step()
-    assert int((layer.weight != 0).sum()) == int(mask.sum()) == 20
-    assert torch.all(layer.weight[~mask] == 0)
+def test_global_masks_use_one_threshold_and_keep_each_layers_floor():
+    big = torch.linspace(-0.1, 0.1, 1000)  # small weights: a global threshold prunes this layer hardest
+    small = torch.linspace(0.5, 1.0, 20)
+    masks = global_magnitude_masks({"big": big, "small": small}, sparsity=0.9)
+    assert int(masks["big"].sum() + masks["small"].sum()) == round(0.1 * 1020)
+    assert bool(masks["small"].all())  # every weight of the small layer beats the threshold
+    kept_big = big[masks["big"]].abs()
+    assert kept_big.min() >= big[~masks["big"]].abs().max()
+    floored = global_magnitude_masks({"big": big, "small": small * 0.001}, sparsity=0.9, min_density=0.25)
+    assert int(floored["small"].sum()) == 5  # a quarter of 20, though all are below the threshold
+    with pytest.raises(ValueError, match="sparsity must be in"):
+        global_magnitude_masks({"big": big}, sparsity=1.0)

@@ -119,14 +119,13 @@ def _decode_symbols(entry: dict[str, Any], payload: memoryview) -> np.ndarray:
     return bitpack.unpack(data, entry["bits"], entry["count"])
 
 
-def write_dpz(
-    path: str | Path,
+def encode_dpz(
     quantized: dict[str, QuantizedTensor],
     dense: dict[str, np.ndarray],
     architecture: dict[str, Any],
     entropy_coding: bool = True,
-) -> int:
-    """Write a .dpz file; return its size in bytes. ``entropy_coding=False`` stores every index and
+) -> bytes:
+    """The bytes of a .dpz file. ``entropy_coding=False`` stores every index and
     position gap fixed-width (the size before Huffman coding, for comparison)."""
     payload = _Payload()
     tensors: list[dict[str, Any]] = []
@@ -151,7 +150,12 @@ def write_dpz(
         json.dumps({"architecture": architecture, "tensors": tensors}, separators=(",", ":")).encode(), 9
     )
     body = MAGIC + struct.pack("<BI", VERSION, len(header)) + header + b"".join(payload.chunks)
-    blob = body + hashlib.sha256(body).digest()
+    return body + hashlib.sha256(body).digest()
+
+
+def write_dpz(path: str | Path, *args: Any, **kwargs: Any) -> int:
+    """Write a .dpz file (arguments of ``encode_dpz`` after the path); return its size in bytes."""
+    blob = encode_dpz(*args, **kwargs)
     Path(path).write_bytes(blob)
     return len(blob)
 

@@ -1,12 +1,9 @@
-"""Magnitude pruning (Deep Compression's first stage): keep the largest-magnitude weights of a
-layer, hold the rest at zero while retraining. Masks are applied with torch.nn.utils.prune, so the
-pruned weights stay zero through optimiser steps and ``prune.remove`` makes them permanent."""
+"""Magnitude pruning (Deep Compression's first stage): which weights to keep. The masks are held
+through retraining by dp_quant's weight parametrization (slimkit.methods.dp_quant.compressed_weight)."""
 
 from __future__ import annotations
 
 import torch
-from torch import nn
-from torch.nn.utils import prune
 
 
 def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
@@ -18,13 +15,6 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
     mask = torch.zeros(weight.numel(), dtype=torch.bool, device=weight.device)
     mask[torch.topk(weight.detach().abs().reshape(-1), keep, sorted=False).indices] = True
     return mask.reshape(weight.shape)
-
-
-def prune_by_magnitude(module: nn.Module, sparsity: float, name: str = "weight") -> torch.Tensor:
-    """Mask ``module.<name>`` to the given sparsity (kept through training); return the mask."""
-    mask = magnitude_mask(getattr(module, name), sparsity)
-    prune.custom_from_mask(module, name, mask)
-    return mask
 
 
 def global_magnitude_masks(

@@ -15,7 +15,7 @@ from hydra.utils import instantiate
 from torch import nn
 
 from slimkit.methods.dp_quant.compressed_weight import compressed_weights
-from slimkit.quant.dpz import QuantizedTensor, read_dpz, read_header, write_dpz
+from slimkit.quant.dpz import QuantizedTensor, encode_dpz, read_dpz, read_header
 
 
 def architecture_of(model_cfg: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
@@ -61,16 +61,12 @@ def split_tensors(
     return quantized, dense
 
 
-def write_compressed_model(
-    model: nn.Module,
-    architecture: dict[str, Any],
-    path: Path,
-    entropy_coding: bool = True,
-    dense_dtype: str = "float32",
-) -> int:
-    """Write the weight-shared ``model`` as a .dpz file; its size in bytes."""
+def encode_compressed_model(
+    model: nn.Module, architecture: dict[str, Any], entropy_coding: bool = True, dense_dtype: str = "float32"
+) -> bytes:
+    """The .dpz file of the weight-shared ``model``."""
     quantized, dense = split_tensors(model, dense_dtype)
-    return write_dpz(path, quantized, dense, architecture, entropy_coding=entropy_coding)
+    return encode_dpz(quantized, dense, architecture, entropy_coding=entropy_coding)
 
 
 def load_compressed_model(path: str | Path) -> nn.Module:

@@ -35,10 +35,10 @@ from slimkit.methods.dp_quant.module import CompressionModule
 from slimkit.methods.dp_quant.package import (
     architecture_of,
     bits_per_layer,
+    encode_compressed_model,
     load_compressed_model,
     plain_state_dict,
     round_dense_tensors,
-    write_compressed_model,
 )
 from slimkit.methods.dp_quant.report import write_report
 from slimkit.methods.stages import StageRunner
@@ -48,6 +48,8 @@ from slimkit.run_context import RunContext
 log = logging.getLogger(__name__)
 SCHEMES = ("dpq", "dpr", "none")
 DENSE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+# parametrization state never taken from a pretrained checkpoint: it depends on the bit widths
+MADE_LATER = (".codebook", ".assignment")
 
 
 class DpQuantRunner:
@@ -74,14 +76,10 @@ class DpQuantRunner:
         adversarial: str | None = None,
         pgd: dict[str, Any] | None = None,
     ) -> None:
-        if scheme not in SCHEMES:
-            raise ConfigError(f"method.scheme={scheme} is not known; choose one of {', '.join(SCHEMES)}")
-        if baseline not in (None, "kmeans"):
-            raise ConfigError(f"method.baseline={baseline} is not known; choose kmeans or null")
-        if dense_dtype not in DENSE_DTYPES:
-            raise ConfigError(f"method.dense_dtype={dense_dtype} is not known; choose float32 or float16")
-        if adversarial not in (None, "pgd"):
-            raise ConfigError(f"method.adversarial={adversarial} is not known; choose pgd or null")
+        require_one_of("method.scheme", scheme, SCHEMES)
+        require_one_of("method.baseline", baseline, (None, "kmeans"))
+        require_one_of("method.dense_dtype", dense_dtype, tuple(DENSE_DTYPES))
+        require_one_of("method.adversarial", adversarial, (None, "pgd"))
         if not 0.0 <= sparsity < 1.0:
             raise ConfigError(f"method.sparsity must be in [0, 1), got {sparsity}")
         if prune_steps < 1 or recompute_every < 0:
@@ -122,7 +120,7 @@ class DpQuantRunner:
         if self.pretrained:
             load_pretrained(model, self.pretrained)
         attack = self.pgd.attack_for(context.datamodule) if self.pgd else None
-        metrics: dict[str, float] = {"model/params": float(params)}
+        metrics: dict[str, float] = {"model/params": float(params), "fp32/bytes": 4.0 * params}
 
         module = self._module(model, context, attack, self.pretrain_epochs)
         fp32 = stages.test(module) if self.pretrained else stages.fit("pretrain", module, self.pretrain_epochs)
@@ -157,7 +155,7 @@ class DpQuantRunner:
             for name, details in self._quantize(model, quantizer).items():
                 layers.setdefault(name, {}).update(details)
             metrics[f"{quantizer}/sse"] = sum(layer[f"{quantizer}_sse"] for layer in layers.values())
-            metrics |= self._compress(model, quantizer, stages, context, attack, layers)
+            metrics |= self._compress(model, quantizer, stages, context, attack, layers, metrics["fp32/bytes"])
         metrics["test/acc"] = metrics["dp/test_acc"]
         write_report(context.output_dir, metrics, layers)
         return metrics
@@ -211,6 +209,7 @@ class DpQuantRunner:
         context: RunContext,
         attack: Any,
         layers: dict[str, dict[str, Any]],
+        fp32_bytes: float,
     ) -> dict[str, float]:
         """Fine-tune the shared codebooks, write the file, decode it and test what was decoded."""
         finetune = functools.partial(self.optimizer, lr=self.finetune_lr, weight_decay=0.0)
@@ -225,26 +224,21 @@ class DpQuantRunner:
             context.datamodule.num_classes,
         )
         round_dense_tensors(model, DENSE_DTYPES[self.dense_dtype])
-        file_bytes = write_compressed_model(model, architecture, path, dense_dtype=self.dense_dtype)
-        fixed_width_path = path.with_suffix(".fixed.dpz")
-        fixed_bytes = write_compressed_model(
-            model, architecture, fixed_width_path, entropy_coding=False, dense_dtype=self.dense_dtype
-        )
-        fixed_width_path.unlink()
+        blob = encode_compressed_model(model, architecture, dense_dtype=self.dense_dtype)
+        path.write_bytes(blob)
+        fixed_bytes = len(encode_compressed_model(model, architecture, False, self.dense_dtype))
         decoded = load_compressed_model(path)
         if not decodes_exactly(model, decoded):
             raise RuntimeError(f"{path} does not decode to the weights it was written from")
         for name, cost in bits_per_layer(path).items():
             layers.setdefault(name.removesuffix(".weight"), {}).update({f"{quantizer}_{k}": v for k, v in cost.items()})
-        fp32_bytes = 4 * sum(parameter.numel() for parameter in decoded.parameters())
         plain_module = ClassificationModule(decoded, context.datamodule.num_classes, self.optimizer)
         tested = stages.test(plain_module)
         metrics |= {
             f"{quantizer}/test_acc": tested["test/acc"],
-            f"{quantizer}/file_bytes": float(file_bytes),
-            f"{quantizer}/compression_ratio": fp32_bytes / file_bytes,
+            f"{quantizer}/file_bytes": float(len(blob)),
+            f"{quantizer}/compression_ratio": fp32_bytes / len(blob),
             f"{quantizer}/compression_ratio_before_entropy_coding": fp32_bytes / fixed_bytes,
-            "fp32/bytes": float(fp32_bytes),
         }
         if self.pgd is not None:
             metrics[f"{quantizer}/test_pgd_acc"] = self.pgd.accuracy(decoded, context.datamodule)
@@ -257,6 +251,12 @@ class DpQuantRunner:
         if self.pgd is not None:
             found[f"{prefix}/test_pgd_acc"] = self.pgd.accuracy(model, context.datamodule)
         return found
+
+
+def require_one_of(key: str, value: object, choices: tuple) -> None:
+    if value not in choices:
+        names = ", ".join("null" if choice is None else str(choice) for choice in choices)
+        raise ConfigError(f"{key}={value} is not known; choose one of {names}")
 
 
 def sparsity_of(model: torch.nn.Module) -> float:
@@ -288,11 +288,11 @@ def load_pretrained(model: torch.nn.Module, checkpoint: str) -> None:
         layer, _, attribute = name.rpartition(".")
         if attribute == "weight" and layer in parametrized:
             name = f"{layer}.parametrizations.weight.original"  # a plain checkpoint's weight
-        if not name.endswith((".codebook", ".assignment")):
+        if not name.endswith(MADE_LATER):
             weights[name] = value
     expected = model.state_dict()
-    missing = [name for name in expected if name not in weights and not name.endswith((".codebook", ".assignment"))]
-    missing = [name for name in missing if not name.endswith(".mask")]  # a plain checkpoint is unpruned
+    # a plain checkpoint brings no masks: it is unpruned
+    missing = [name for name in expected if name not in weights and not name.endswith((*MADE_LATER, ".mask"))]
     try:
         if missing:
             raise RuntimeError(f"missing {', '.join(missing[:3])}")
