@@ -1,0 +1,144 @@
+// DP-quantized layer accelerator (top). Computes, for one layer,
+//     out[v][r] = sum over c of codebook[index[r][c]] * act[v][c]
+// with weights stored as cluster indices (INDEX_BITS each) and a per-layer codebook. The host
+// writes the codebook and the index memory, sets the shape, pulses `start`, streams activation
+// vectors in (COLS per beat) and takes results out (ROWS rows of one vector per beat); `done`
+// rises when the last result has been taken. Ports and memory layout: hardware/README.md.
+`default_nettype none
+
+module dpq_accel #(
+    parameter ROWS          = 4,     // rows of the array: output rows per tile (power of two)
+    parameter COLS          = 4,     // columns of the array: weights per row per cycle (power of two)
+    parameter INDEX_BITS    = 4,     // cluster index width, log2 of the codebook size (1..8)
+    parameter CODEBOOK_BITS = 8,     // signed fixed-point centroid width
+    parameter ACT_BITS      = 8,     // signed fixed-point activation width
+    parameter ACC_BITS      = 32,    // accumulator and output width (wraps modulo 2^ACC_BITS)
+    parameter SHAPE_BITS    = 16,    // width of rows / columns / vectors
+    parameter INDEX_DEPTH   = 1024,  // index memory words (tiles of ROWS x COLS indices)
+    parameter COLUMN_TILES  = 64     // largest columns / COLS (activation buffer: two banks of this many words)
+) (
+    input  wire                              clk,
+    input  wire                              rst,  // synchronous, active high
+    // host writes, while not busy
+    input  wire                              codebook_write,
+    input  wire [INDEX_BITS-1:0]             codebook_address,
+    input  wire [CODEBOOK_BITS-1:0]          codebook_data,
+    input  wire                              index_write,
+    input  wire [$clog2(INDEX_DEPTH)-1:0]    index_address,  // tile (rt, ct) at rt * ceil(columns/COLS) + ct
+    input  wire [ROWS*COLS*INDEX_BITS-1:0]   index_data,     // index[rt*ROWS+i][ct*COLS+j] at [(i*COLS+j)*INDEX_BITS +: INDEX_BITS]
+    // layer
+    input  wire [SHAPE_BITS-1:0]             rows,
+    input  wire [SHAPE_BITS-1:0]             columns,
+    input  wire [SHAPE_BITS-1:0]             vectors,
+    input  wire                              start,
+    output wire                              busy,
+    output reg                               done,
+    // activations: vector by vector, COLS columns per beat (column ct*COLS + j in lane j)
+    input  wire                              in_valid,
+    output wire                              in_ready,
+    input  wire [COLS*ACT_BITS-1:0]          in_data,
+    // results: vector by vector, row tile by row tile (row rt*ROWS + i in lane i)
+    output reg                               out_valid,
+    input  wire                              out_ready,
+    output reg  [ROWS*ACC_BITS-1:0]          out_data,
+    output reg                               out_last
+);
+    localparam BUFFER_DEPTH = 2 * COLUMN_TILES;
+
+    generate
+        // an unknown module: elaboration stops with the parameter's name
+        if (ROWS != (1 << $clog2(ROWS)) || COLS != (1 << $clog2(COLS))) begin : bad_array
+            dpq_parameter_error_ROWS_and_COLS_must_be_powers_of_two invalid();
+        end
+        if (INDEX_BITS < 1 || INDEX_BITS > 8) begin : bad_index
+            dpq_parameter_error_INDEX_BITS_must_be_1_to_8 invalid();
+        end
+        if (ACC_BITS <= CODEBOOK_BITS + ACT_BITS) begin : bad_accumulator
+            dpq_parameter_error_ACC_BITS_must_exceed_CODEBOOK_BITS_plus_ACT_BITS invalid();
+        end
+    endgenerate
+
+    // the whole pipeline stalls while a result waits for out_ready
+    wire enable = !(out_valid && !out_ready);
+    wire finished = out_valid && out_ready && out_last;
+
+    wire running;
+    assign busy = running;
+
+    wire [(1<<INDEX_BITS)*CODEBOOK_BITS-1:0] codebook;
+    dpq_codebook #(.INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS)) centroids (
+        .clk(clk), .write_enable(codebook_write), .write_address(codebook_address),
+        .write_data(codebook_data), .entries(codebook)
+    );
+
+    wire                               buffer_write, issue, issue_first, issue_last, issue_final;
+    wire [$clog2(BUFFER_DEPTH)-1:0]    buffer_write_address, buffer_read_address;
+    wire [COLS*ACT_BITS-1:0]           buffer_write_data, tile_activations;
+    wire [$clog2(INDEX_DEPTH)-1:0]     index_read_address;
+    wire [ROWS*COLS*INDEX_BITS-1:0]    tile_indices;
+
+    dpq_controller #(
+        .ROWS(ROWS), .COLS(COLS), .ACT_BITS(ACT_BITS), .SHAPE_BITS(SHAPE_BITS),
+        .INDEX_DEPTH(INDEX_DEPTH), .COLUMN_TILES(COLUMN_TILES)
+    ) controller (
+        .clk(clk), .rst(rst), .start(start), .rows(rows), .columns(columns), .vectors(vectors),
+        .running(running), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
+        .buffer_write(buffer_write), .buffer_write_address(buffer_write_address),
+        .buffer_write_data(buffer_write_data), .enable(enable),
+        .index_read_address(index_read_address), .buffer_read_address(buffer_read_address),
+        .issue(issue), .issue_first(issue_first), .issue_last(issue_last), .issue_final(issue_final),
+        .finished(finished)
+    );
+
+    dpq_ram #(.WIDTH(ROWS*COLS*INDEX_BITS), .DEPTH(INDEX_DEPTH)) index_memory (
+        .clk(clk), .write_enable(index_write), .write_address(index_address), .write_data(index_data),
+        .read_enable(enable), .read_address(index_read_address), .read_data(tile_indices)
+    );
+
+    dpq_ram #(.WIDTH(COLS*ACT_BITS), .DEPTH(BUFFER_DEPTH)) activation_buffer (
+        .clk(clk), .write_enable(buffer_write), .write_address(buffer_write_address),
+        .write_data(buffer_write_data), .read_enable(enable), .read_address(buffer_read_address),
+        .read_data(tile_activations)
+    );
+
+    // the tile's control, registered with the memories' read data
+    reg tile_valid, tile_first, tile_last, tile_final;
+    always @(posedge clk) begin
+        if (rst) tile_valid <= 1'b0;
+        else if (enable) tile_valid <= issue;
+        if (enable) begin
+            tile_first <= issue_first;
+            tile_last <= issue_last;
+            tile_final <= issue_final;
+        end
+    end
+
+    wire                     result_valid, result_final;
+    wire [ROWS*ACC_BITS-1:0] result;
+    dpq_mac_array #(
+        .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
+        .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS)
+    ) array (
+        .clk(clk), .enable(enable), .codebook(codebook), .tile_valid(tile_valid), .tile_first(tile_first),
+        .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices), .activations(tile_activations),
+        .result_valid(result_valid), .result_final(result_final), .result(result)
+    );
+
+    always @(posedge clk) begin
+        if (rst) begin
+            out_valid <= 1'b0;
+            done <= 1'b0;
+        end else begin
+            if (enable && result_valid) out_valid <= 1'b1;
+            else if (out_ready) out_valid <= 1'b0;
+            if (start && !running) done <= 1'b0;
+            else if (finished) done <= 1'b1;
+        end
+        if (enable && result_valid) begin
+            out_data <= result;
+            out_last <= result_final;
+        end
+    end
+endmodule
+
+`default_nettype wire

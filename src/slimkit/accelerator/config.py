@@ -1,0 +1,61 @@
+"""The accelerator's build parameters (the Verilog parameters of hardware/rtl/dpq_accel.v)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def _power_of_two(value: int) -> bool:
+    return value >= 1 and value & (value - 1) == 0
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """One build of the accelerator: a ``rows`` x ``cols`` array and its word widths."""
+
+    rows: int = 4  # output rows per tile
+    cols: int = 4  # weights per row consumed per cycle
+    index_bits: int = 4  # log2 of the codebook size
+    codebook_bits: int = 8
+    act_bits: int = 8
+    acc_bits: int = 32
+    index_depth: int = 1024  # index memory words (tiles)
+    column_tiles: int = 64  # largest columns / cols
+
+    def __post_init__(self) -> None:
+        if not (_power_of_two(self.rows) and _power_of_two(self.cols)):
+            raise ValueError(f"rows and cols must be powers of two, got {self.rows} x {self.cols}")
+        if not 1 <= self.index_bits <= 8:
+            raise ValueError(f"index_bits must be in 1..8, got {self.index_bits}")
+        if self.acc_bits <= self.codebook_bits + self.act_bits:
+            raise ValueError("acc_bits must exceed codebook_bits + act_bits")
+
+    @property
+    def name(self) -> str:
+        return f"r{self.rows}c{self.cols}i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
+
+    def verilog_parameters(self) -> dict[str, int]:
+        return {
+            "ROWS": self.rows,
+            "COLS": self.cols,
+            "INDEX_BITS": self.index_bits,
+            "CODEBOOK_BITS": self.codebook_bits,
+            "ACT_BITS": self.act_bits,
+            "ACC_BITS": self.acc_bits,
+            "INDEX_DEPTH": self.index_depth,
+            "COLUMN_TILES": self.column_tiles,
+        }
+
+    def tiles(self, rows: int, columns: int) -> tuple[int, int]:
+        """(row tiles, column tiles) of a rows x columns layer."""
+        return -(-rows // self.rows), -(-columns // self.cols)
+
+    def check_layer(self, rows: int, columns: int, codebook_entries: int) -> None:
+        """Raise if a layer does not fit this build's memories or index width."""
+        row_tiles, column_tiles = self.tiles(rows, columns)
+        if codebook_entries > 2**self.index_bits:
+            raise ValueError(f"{codebook_entries} codebook entries need more than index_bits={self.index_bits}")
+        if column_tiles > self.column_tiles:
+            raise ValueError(f"{columns} columns need {column_tiles} column tiles, the build has {self.column_tiles}")
+        if row_tiles * column_tiles > self.index_depth:
+            raise ValueError(f"{row_tiles * column_tiles} index words needed, the build has {self.index_depth}")
