@@ -15,7 +15,8 @@ module dpq_accel #(
     parameter ACC_BITS      = 32,    // accumulator and output width (wraps modulo 2^ACC_BITS)
     parameter SHAPE_BITS    = 16,    // width of rows / columns / vectors
     parameter INDEX_DEPTH   = 1024,  // index memory words (tiles of ROWS x COLS indices)
-    parameter COLUMN_TILES  = 64     // largest columns / COLS (activation buffer: two banks of this many words)
+    parameter COLUMN_TILES  = 64,    // largest columns / COLS (activation buffer: two banks of this many words)
+    parameter MODE          = 0      // 0: a multiplier per weight (MAC); 1: centroid accumulation (dpq_centroid_array)
 ) (
     input  wire                              clk,
     input  wire                              rst,  // synchronous, active high
@@ -53,6 +54,9 @@ module dpq_accel #(
         if (INDEX_BITS < 1 || INDEX_BITS > 8) begin : bad_index
             dpq_parameter_error_INDEX_BITS_must_be_1_to_8 invalid();
         end
+        if (MODE != 0 && MODE != 1) begin : bad_mode
+            dpq_parameter_error_MODE_must_be_0_or_1 invalid();
+        end
         if (ACC_BITS <= CODEBOOK_BITS + ACT_BITS) begin : bad_accumulator
             dpq_parameter_error_ACC_BITS_must_exceed_CODEBOOK_BITS_plus_ACT_BITS invalid();
         end
@@ -67,7 +71,7 @@ module dpq_accel #(
 
     wire [(1<<INDEX_BITS)*CODEBOOK_BITS-1:0] codebook;
     dpq_codebook #(.INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS)) centroids (
-        .clk(clk), .write_enable(codebook_write), .write_address(codebook_address),
+        .clk(clk), .rst(rst), .write_enable(codebook_write), .write_address(codebook_address),
         .write_data(codebook_data), .entries(codebook)
     );
 
@@ -84,7 +88,7 @@ module dpq_accel #(
         .clk(clk), .rst(rst), .start(start), .rows(rows), .columns(columns), .vectors(vectors),
         .running(running), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .buffer_write(buffer_write), .buffer_write_address(buffer_write_address),
-        .buffer_write_data(buffer_write_data), .enable(enable),
+        .buffer_write_data(buffer_write_data), .enable(enable), .start_ready(start_ready),
         .index_read_address(index_read_address), .buffer_read_address(buffer_read_address),
         .issue(issue), .issue_first(issue_first), .issue_last(issue_last), .issue_final(issue_final),
         .finished(finished)
@@ -113,16 +117,34 @@ module dpq_accel #(
         end
     end
 
-    wire                     result_valid, result_final;
+    wire                     result_valid, result_final, start_ready;
     wire [ROWS*ACC_BITS-1:0] result;
-    dpq_mac_array #(
-        .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
-        .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS)
-    ) array (
-        .clk(clk), .enable(enable), .codebook(codebook), .tile_valid(tile_valid), .tile_first(tile_first),
-        .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices), .activations(tile_activations),
-        .result_valid(result_valid), .result_final(result_final), .result(result)
-    );
+    generate
+        if (MODE == 0) begin : mac
+            assign start_ready = 1'b1;
+            dpq_mac_array #(
+                .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
+                .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS)
+            ) array (
+                .clk(clk), .enable(enable), .codebook(codebook), .tile_valid(tile_valid),
+                .tile_first(tile_first), .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices),
+                .activations(tile_activations), .result_valid(result_valid), .result_final(result_final),
+                .result(result)
+            );
+        end else begin : centroid
+            // bins never overflow: ACT_BITS plus the bits of the largest column count
+            dpq_centroid_array #(
+                .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
+                .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS), .BIN_BITS(ACT_BITS + $clog2(COLUMN_TILES * COLS))
+            ) array (
+                .clk(clk), .rst(rst), .enable(enable), .codebook(codebook), .issue_start(issue && issue_first),
+                .start_ready(start_ready), .tile_valid(tile_valid), .tile_first(tile_first),
+                .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices),
+                .activations(tile_activations), .result_valid(result_valid), .result_final(result_final),
+                .result(result)
+            );
+        end
+    endgenerate
 
     always @(posedge clk) begin
         if (rst) begin

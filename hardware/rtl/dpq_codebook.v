@@ -1,6 +1,7 @@
 // The layer's codebook: 2^INDEX_BITS signed fixed-point centroids in registers, written by the
 // host before a layer runs. All entries are exposed as one flat bus so that every lane of the
-// array can look its index up in the same cycle (the lookup sits at the edge of the array).
+// array can look its index up in the same cycle (the lookup sits at the edge of the array). Reset clears
+// every entry: a codebook smaller than 2^INDEX_BITS leaves zeros behind (the centroid mode drains them all).
 `default_nettype none
 
 module dpq_codebook #(
@@ -8,6 +9,7 @@ module dpq_codebook #(
     parameter CODEBOOK_BITS = 8   // bits per centroid (signed)
 ) (
     input  wire                                    clk,
+    input  wire                                    rst,
     input  wire                                    write_enable,
     input  wire [INDEX_BITS-1:0]                   write_address,
     input  wire [CODEBOOK_BITS-1:0]                write_data,
@@ -20,7 +22,8 @@ module dpq_codebook #(
         for (e = 0; e < ENTRIES; e = e + 1) begin : entry
             reg [CODEBOOK_BITS-1:0] value;
             always @(posedge clk) begin
-                if (write_enable && write_address == e) value <= write_data;
+                if (rst) value <= {CODEBOOK_BITS{1'b0}};
+                else if (write_enable && write_address == e) value <= write_data;
             end
             assign entries[e*CODEBOOK_BITS +: CODEBOOK_BITS] = value;
         end

@@ -34,6 +34,7 @@ module dpq_controller #(
     output wire [COLS*ACT_BITS-1:0]         buffer_write_data,
     // issue: read addresses and the tile's control, while `enable` (the pipeline is not stalled)
     input  wire                             enable,
+    input  wire                             start_ready,  // the array takes a new row tile (first column tile)
     output wire [$clog2(INDEX_DEPTH)-1:0]   index_read_address,
     output wire [$clog2(2*COLUMN_TILES)-1:0] buffer_read_address,
     output wire                             issue,
@@ -64,7 +65,8 @@ module dpq_controller #(
     wire load_beat = in_valid && in_ready;
     wire load_done = load_beat && load_tile == column_tiles - 1'b1;
 
-    assign issue = running && enable && issue_vector != vectors_r && bank_full[issue_bank];
+    assign issue = running && enable && issue_vector != vectors_r && bank_full[issue_bank]
+                   && (issue_tile != 0 || start_ready);
     assign issue_first = issue_tile == 0;
     assign issue_last  = issue_tile == column_tiles - 1'b1;
     wire   row_tile_last = issue_row_tile == row_tiles - 1'b1;

@@ -122,8 +122,15 @@ async def run_case(dut, config: ArrayConfig, case: dict) -> dict:
     predicted = layer_cycles(config, rows, columns, vectors)
     if stall_rate == 0:
         assert cycles == predicted, f"{case['name']}: {cycles} cycles simulated, the model says {predicted}"
-    return {"name": case["name"], "rows": rows, "columns": columns, "vectors": vectors, "cycles": cycles,
-            "predicted": predicted, "stall_rate": stall_rate}
+    return {
+        "name": case["name"],
+        "rows": rows,
+        "columns": columns,
+        "vectors": vectors,
+        "cycles": cycles,
+        "predicted": predicted,
+        "stall_rate": stall_rate,
+    }
 
 
 @cocotb.test()

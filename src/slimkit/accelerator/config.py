@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MODES = ("mac", "centroid")  # the Verilog MODE parameter is the position
+
 
 def _power_of_two(value: int) -> bool:
     return value >= 1 and value & (value - 1) == 0
@@ -21,18 +23,22 @@ class ArrayConfig:
     acc_bits: int = 32
     index_depth: int = 1024  # index memory words (tiles)
     column_tiles: int = 64  # largest columns / cols
+    mode: str = "mac"  # "mac": a multiplier per weight; "centroid": centroid accumulation (ROWS multipliers)
 
     def __post_init__(self) -> None:
         if not (_power_of_two(self.rows) and _power_of_two(self.cols)):
             raise ValueError(f"rows and cols must be powers of two, got {self.rows} x {self.cols}")
         if not 1 <= self.index_bits <= 8:
             raise ValueError(f"index_bits must be in 1..8, got {self.index_bits}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.acc_bits <= self.codebook_bits + self.act_bits:
             raise ValueError("acc_bits must exceed codebook_bits + act_bits")
 
     @property
     def name(self) -> str:
-        return f"r{self.rows}c{self.cols}i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
+        widths = f"i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
+        return f"{self.mode}_r{self.rows}c{self.cols}{widths}d{self.index_depth}t{self.column_tiles}"
 
     def verilog_parameters(self) -> dict[str, int]:
         return {
@@ -44,7 +50,12 @@ class ArrayConfig:
             "ACC_BITS": self.acc_bits,
             "INDEX_DEPTH": self.index_depth,
             "COLUMN_TILES": self.column_tiles,
+            "MODE": MODES.index(self.mode),
         }
+
+    @property
+    def multipliers(self) -> int:
+        return self.rows * self.cols if self.mode == "mac" else self.rows
 
     def tiles(self, rows: int, columns: int) -> tuple[int, int]:
         """(row tiles, column tiles) of a rows x columns layer."""

@@ -1,14 +1,26 @@
-"""Analytic cycle model of hardware/rtl/dpq_accel.v (plain MAC mode), exact for a source that always has the
-next activation beat ready and a sink that is always ready.
+"""Analytic cycle model of hardware/rtl/dpq_accel.v, exact for a source that always has the next activation
+beat ready and a sink that is always ready. Cycles count from the edge that samples ``start`` to the edge
+that raises ``done``. A layer is ``vectors * row_tiles`` row tiles of ``column_tiles`` tiles each.
 
-From the edge that samples ``start`` to the edge that raises ``done``:
+MAC mode (a multiplier per weight):
 
-    column_tiles                       the first vector streams in (one beat of ``cols`` activations per cycle)
-  + vectors * row_tiles * column_tiles one tile issued per cycle; later vectors load into the other buffer
-                                       bank meanwhile, which never stalls because a vector's compute
-                                       (row_tiles * column_tiles cycles) is never shorter than its load
-  + 4 + log2(cols)                     pipeline: memory read, codebook lookup, multiply, log2(cols) adder-tree
-                                       levels, accumulate into the output register, hand-off that raises done
+    column_tiles                         the first vector streams in (one beat of ``cols`` activations a cycle)
+  + vectors * row_tiles * column_tiles   one tile issued per cycle; later vectors load into the other buffer
+                                         bank meanwhile, which never stalls: a vector's compute
+                                         (row_tiles * column_tiles cycles) is never shorter than its load
+  + 4 + log2(cols)                       memory read, codebook lookup, multiply, log2(cols) adder-tree levels,
+                                         accumulate into the output register, hand-off that raises done
+
+Centroid mode: a row tile's bins fill in ``column_tiles`` cycles, then drain through one multiplier per row
+in ``entries = 2**index_bits`` cycles while the next row tile fills the other bank. With n counting row
+tiles, s_n the edge issuing its first tile and e_n the edge reading its last bin:
+
+    s_0 = column_tiles + 1,   s_n = max(s_{n-1} + column_tiles, e_{n-2} + 1)   (two bin banks)
+    e_n = max(s_n + column_tiles + 2, e_{n-1} + 1) + entries - 1
+    cycles = e_last + 3                  multiply, accumulate into the output register, hand-off
+
+so a layer costs about max(column_tiles, entries) cycles per row tile: the mode keeps pace with the MAC
+array only when a row has at least ``cols * entries`` columns.
 """
 
 from __future__ import annotations
@@ -17,7 +29,8 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.config import ArrayConfig
 
-PIPELINE_CYCLES = 4  # read, lookup, multiply, output hand-off; plus one per adder-tree level
+MAC_PIPELINE_CYCLES = 4  # read, lookup, multiply, output hand-off; plus one per adder-tree level
+CENTROID_TAIL_CYCLES = 3  # after the last bin read: multiply, accumulate, output hand-off
 
 
 @dataclass(frozen=True)
@@ -35,7 +48,25 @@ def layer_cycles(config: ArrayConfig, rows: int, columns: int, vectors: int) -> 
     if min(rows, columns, vectors) < 1:
         raise ValueError(f"rows, columns and vectors must be >= 1, got {rows}, {columns}, {vectors}")
     row_tiles, column_tiles = config.tiles(rows, columns)
-    return column_tiles + vectors * row_tiles * column_tiles + PIPELINE_CYCLES + (config.cols.bit_length() - 1)
+    if config.mode == "mac":
+        tree_levels = config.cols.bit_length() - 1
+        return column_tiles + vectors * row_tiles * column_tiles + MAC_PIPELINE_CYCLES + tree_levels
+    return _centroid_cycles(vectors * row_tiles, column_tiles, 2**config.index_bits)
+
+
+def _centroid_cycles(row_tiles: int, column_tiles: int, entries: int) -> int:
+    starts: list[int] = []
+    ends: list[int] = []
+    for n in range(row_tiles):
+        start = column_tiles + 1 if n == 0 else starts[-1] + column_tiles
+        if n >= 2:
+            start = max(start, ends[n - 2] + 1)
+        first_read = start + column_tiles + 2
+        if n >= 1:
+            first_read = max(first_read, ends[-1] + 1)
+        starts.append(start)
+        ends.append(first_read + entries - 1)
+    return ends[-1] + CENTROID_TAIL_CYCLES
 
 
 def layer_timing(config: ArrayConfig, rows: int, columns: int, vectors: int) -> LayerTiming:
@@ -43,5 +74,6 @@ def layer_timing(config: ArrayConfig, rows: int, columns: int, vectors: int) -> 
 
 
 def utilisation(config: ArrayConfig, timing: LayerTiming) -> float:
-    """Useful MACs over what the array could do in those cycles (rows * cols per cycle)."""
+    """Useful MACs over what the array's multipliers could do in those cycles (MAC mode: rows * cols per
+    cycle). Centroid mode does fewer multiplies than MACs, so there it is MACs per cycle per lane."""
     return timing.macs_per_cycle / (config.rows * config.cols)
