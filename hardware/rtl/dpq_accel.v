@@ -39,10 +39,10 @@ module dpq_accel #(
     output wire                              in_ready,
     input  wire [COLS*ACT_BITS-1:0]          in_data,
     // results: vector by vector, row tile by row tile (row rt*ROWS + i in lane i)
-    output reg                               out_valid,
+    output wire                              out_valid,
     input  wire                              out_ready,
-    output reg  [ROWS*ACC_BITS-1:0]          out_data,
-    output reg                               out_last
+    output wire [ROWS*ACC_BITS-1:0]          out_data,
+    output wire                              out_last
 );
     localparam BUFFER_DEPTH = 2 * COLUMN_TILES;
 
@@ -62,18 +62,13 @@ module dpq_accel #(
         end
     endgenerate
 
-    // the whole pipeline stalls while a result waits for out_ready
-    wire enable = !(out_valid && !out_ready);
+    // the whole pipeline advances while the output buffer has room (a register: see dpq_output_buffer)
+    wire enable, enable_next;
     wire finished = out_valid && out_ready && out_last;
 
     wire running;
     assign busy = running;
 
-    wire [(1<<INDEX_BITS)*CODEBOOK_BITS-1:0] codebook;
-    dpq_codebook #(.INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS)) centroids (
-        .clk(clk), .rst(rst), .write_enable(codebook_write), .write_address(codebook_address),
-        .write_data(codebook_data), .entries(codebook)
-    );
 
     wire                               buffer_write, issue, issue_first, issue_last, issue_final;
     wire [$clog2(BUFFER_DEPTH)-1:0]    buffer_write_address, buffer_read_address;
@@ -88,7 +83,7 @@ module dpq_accel #(
         .clk(clk), .rst(rst), .start(start), .rows(rows), .columns(columns), .vectors(vectors),
         .running(running), .in_valid(in_valid), .in_ready(in_ready), .in_data(in_data),
         .buffer_write(buffer_write), .buffer_write_address(buffer_write_address),
-        .buffer_write_data(buffer_write_data), .enable(enable), .start_ready(start_ready),
+        .buffer_write_data(buffer_write_data), .enable_next(enable_next), .start_ready(start_ready),
         .index_read_address(index_read_address), .buffer_read_address(buffer_read_address),
         .issue(issue), .issue_first(issue_first), .issue_last(issue_last), .issue_final(issue_final),
         .finished(finished)
@@ -126,7 +121,9 @@ module dpq_accel #(
                 .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
                 .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS)
             ) array (
-                .clk(clk), .enable(enable), .codebook(codebook), .tile_valid(tile_valid),
+                .clk(clk), .rst(rst), .enable(enable), .codebook_write(codebook_write),
+                .codebook_address(codebook_address),
+                .codebook_data(codebook_data), .tile_valid(tile_valid),
                 .tile_first(tile_first), .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices),
                 .activations(tile_activations), .result_valid(result_valid), .result_final(result_final),
                 .result(result)
@@ -137,7 +134,8 @@ module dpq_accel #(
                 .ROWS(ROWS), .COLS(COLS), .INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS),
                 .ACT_BITS(ACT_BITS), .ACC_BITS(ACC_BITS), .BIN_BITS(ACT_BITS + $clog2(COLUMN_TILES * COLS))
             ) array (
-                .clk(clk), .rst(rst), .enable(enable), .codebook(codebook), .issue_start(issue && issue_first),
+                .clk(clk), .rst(rst), .enable(enable), .codebook_write(codebook_write),
+                .codebook_address(codebook_address), .codebook_data(codebook_data), .issue_start(issue && issue_first),
                 .start_ready(start_ready), .tile_valid(tile_valid), .tile_first(tile_first),
                 .tile_last(tile_last), .tile_final(tile_final), .indices(tile_indices),
                 .activations(tile_activations), .result_valid(result_valid), .result_final(result_final),
@@ -146,20 +144,15 @@ module dpq_accel #(
         end
     endgenerate
 
+    dpq_output_buffer #(.WIDTH(ROWS*ACC_BITS + 1)) results (
+        .clk(clk), .rst(rst), .push(enable && result_valid), .push_data({result_final, result}),
+        .room(enable), .room_next(enable_next), .out_valid(out_valid), .out_ready(out_ready), .out_data({out_last, out_data})
+    );
+
     always @(posedge clk) begin
-        if (rst) begin
-            out_valid <= 1'b0;
-            done <= 1'b0;
-        end else begin
-            if (enable && result_valid) out_valid <= 1'b1;
-            else if (out_ready) out_valid <= 1'b0;
-            if (start && !running) done <= 1'b0;
-            else if (finished) done <= 1'b1;
-        end
-        if (enable && result_valid) begin
-            out_data <= result;
-            out_last <= result_final;
-        end
+        if (rst) done <= 1'b0;
+        else if (start && !running) done <= 1'b0;
+        else if (finished) done <= 1'b1;
     end
 endmodule
 

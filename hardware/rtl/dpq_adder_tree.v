@@ -7,8 +7,10 @@ module dpq_adder_tree #(
     parameter INPUTS = 4,  // power of two
     parameter WIDTH  = 32
 ) (
+    /* verilator lint_off UNUSEDSIGNAL */  // a one-input tree has no registers
     input  wire                    clk,
     input  wire                    enable,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire [INPUTS*WIDTH-1:0] terms,  // term t at [t*WIDTH +: WIDTH]
     output wire [WIDTH-1:0]        sum
 );

@@ -23,7 +23,9 @@ module dpq_centroid_array #(
     input  wire                                     clk,
     input  wire                                     rst,
     input  wire                                     enable,
-    input  wire [(1<<INDEX_BITS)*CODEBOOK_BITS-1:0] codebook,
+    input  wire                                     codebook_write,  // host write port of the codebook
+    input  wire [INDEX_BITS-1:0]                    codebook_address,
+    input  wire [CODEBOOK_BITS-1:0]                 codebook_data,
     input  wire                                     issue_start,  // a row tile's first column tile is issued now
     output wire                                     start_ready,
     input  wire                                     tile_valid,
@@ -99,10 +101,11 @@ module dpq_centroid_array #(
     assign result_valid = sum_valid && drain_multiply[1];
     assign result_final = drain_multiply[0];
 
-    reg signed [CODEBOOK_BITS-1:0] centroid;
-    always @(posedge clk) begin
-        if (enable) centroid <= codebook[entry*CODEBOOK_BITS +: CODEBOOK_BITS];
-    end
+    wire signed [CODEBOOK_BITS-1:0] centroid;
+    dpq_codebook #(.INDEX_BITS(INDEX_BITS), .CODEBOOK_BITS(CODEBOOK_BITS), .LANES(1)) centroids (
+        .clk(clk), .write_enable(codebook_write), .write_address(codebook_address), .write_data(codebook_data),
+        .read_enable(enable), .read_indices(entry), .read_values(centroid)
+    );
 
     genvar i, j, k, b;
     generate

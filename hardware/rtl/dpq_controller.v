@@ -32,8 +32,8 @@ module dpq_controller #(
     output wire                             buffer_write,
     output wire [$clog2(2*COLUMN_TILES)-1:0] buffer_write_address,
     output wire [COLS*ACT_BITS-1:0]         buffer_write_data,
-    // issue: read addresses and the tile's control, while `enable` (the pipeline is not stalled)
-    input  wire                             enable,
+    // issue: read addresses and the tile's control, while the pipeline is not stalled next cycle
+    input  wire                             enable_next,  // the pipeline's enable as of the next cycle
     input  wire                             start_ready,  // the array takes a new row tile (first column tile)
     output wire [$clog2(INDEX_DEPTH)-1:0]   index_read_address,
     output wire [$clog2(2*COLUMN_TILES)-1:0] buffer_read_address,
@@ -47,102 +47,161 @@ module dpq_controller #(
     localparam COL_SHIFT = $clog2(COLS);
     localparam BUF_BITS  = $clog2(2*COLUMN_TILES);
 
-    reg [SHAPE_BITS-1:0] columns_r, vectors_r;
-    reg [SHAPE_BITS-1:0] row_tiles, column_tiles;
+    // Loop ends come from registered flags (dpq_countdown) so that the issue condition, which enables
+    // most of the controller's registers, stays two LUT levels deep (iCE40 Fmax).
+    // The edge that samples start registers the loop bounds (ceil(n / P) - 1 = (n - 1) / P); the next one
+    // (`launch`) starts the counters from them, so no path runs from the shape inputs to a comparison.
+    reg [SHAPE_BITS-1:0] row_tiles_minus_one, column_tiles_minus_one, vectors_minus_one;
+    reg                  launch;
+    wire                 restart = launch;
 
     // loader
-    reg [SHAPE_BITS-1:0] load_vector, load_column;
-    reg [SHAPE_BITS-1:0] load_tile;
+    reg                  loading;
+    /* verilator lint_off UNUSEDSIGNAL */  // only its low log2(COLS) bits matter (none when COLS == 1)
+    reg [SHAPE_BITS-1:0] columns_minus_one;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [COLS-1:0]       last_tile_lanes;  // lanes of the last column tile inside the layer
+    reg [BUF_BITS-2:0]   load_tile;
     reg                  load_bank;
     reg [1:0]            bank_full;
+    wire                 load_tile_last, load_vector_last;
     // issuer
-    reg [SHAPE_BITS-1:0]          issue_vector, issue_row_tile;
-    reg [SHAPE_BITS-1:0]          issue_tile;
+    reg                           issuing, issue_first_r;
+    reg                           issue_go;     // issuing, the issue bank full and enable, as a register
+    reg [BUF_BITS-2:0]            issue_tile;
     reg                           issue_bank;
     reg [$clog2(INDEX_DEPTH)-1:0] index_address;
+    wire                          row_tile_last, issue_vector_last;
 
-    assign in_ready = running && load_vector != vectors_r && !bank_full[load_bank];
+    assign in_ready = loading && !bank_full[load_bank];
     wire load_beat = in_valid && in_ready;
-    wire load_done = load_beat && load_tile == column_tiles - 1'b1;
+    wire load_done = load_beat && load_tile_last;
 
-    assign issue = running && enable && issue_vector != vectors_r && bank_full[issue_bank]
-                   && (issue_tile != 0 || start_ready);
-    assign issue_first = issue_tile == 0;
-    assign issue_last  = issue_tile == column_tiles - 1'b1;
-    wire   row_tile_last = issue_row_tile == row_tiles - 1'b1;
-    wire   vector_done = issue && issue_last && row_tile_last;
-    assign issue_final = issue_last && row_tile_last && issue_vector == vectors_r - 1'b1;
+    assign issue = issue_go && (!issue_first_r || start_ready);
+    assign issue_first = issue_first_r;
+    wire   row_tile_done = issue && issue_last;
+    wire   vector_done = row_tile_done && row_tile_last;
+    assign issue_final = issue_last && row_tile_last && issue_vector_last;
+
+    dpq_countdown #(.WIDTH(SHAPE_BITS)) load_tiles (
+        .clk(clk), .restart(restart), .period_minus_one(column_tiles_minus_one), .tick(load_beat), .advance(1'b1),
+        .at_zero(load_tile_last)
+    );
+    dpq_countdown #(.WIDTH(SHAPE_BITS)) load_vectors (
+        .clk(clk), .restart(restart), .period_minus_one(vectors_minus_one), .tick(load_beat), .advance(load_tile_last),
+        .at_zero(load_vector_last)
+    );
+    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_tiles (
+        .clk(clk), .restart(restart), .period_minus_one(column_tiles_minus_one), .tick(issue), .advance(1'b1),
+        .at_zero(issue_last)
+    );
+    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_row_tiles (
+        .clk(clk), .restart(restart), .period_minus_one(row_tiles_minus_one), .tick(issue), .advance(issue_last),
+        .at_zero(row_tile_last)
+    );
+    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_vectors (
+        .clk(clk), .restart(restart), .period_minus_one(vectors_minus_one), .tick(issue), .advance(issue_last && row_tile_last),
+        .at_zero(issue_vector_last)
+    );
 
     assign index_read_address  = index_address;
-    assign buffer_read_address = {issue_bank, issue_tile[BUF_BITS-2:0]};
+    assign buffer_read_address = {issue_bank, issue_tile};
 
-    // zero the lanes past the last column
+    // zero the lanes past the last column (only the last column tile has any)
     genvar j;
     generate
         for (j = 0; j < COLS; j = j + 1) begin : lane
-            wire in_layer = load_column + j < columns_r;
+            wire in_layer = !load_tile_last || last_tile_lanes[j];
             assign buffer_write_data[j*ACT_BITS +: ACT_BITS] = in_layer ? in_data[j*ACT_BITS +: ACT_BITS] : {ACT_BITS{1'b0}};
+            if (j == 0) begin : first_lane
+                always @(posedge clk) last_tile_lanes[j] <= 1'b1;  // a tile has at least one column
+            end else begin : other_lane
+                always @(posedge clk) begin
+                    if (launch) last_tile_lanes[j] <= (columns_minus_one & (COLS - 1)) >= j;
+                end
+            end
         end
     endgenerate
     assign buffer_write = load_beat;
-    assign buffer_write_address = {load_bank, load_tile[BUF_BITS-2:0]};
+    assign buffer_write_address = {load_bank, load_tile};
 
+    // Each block below keeps its registers' enables short: `launch` and `issue` (or `load_beat`) never
+    // coincide, so no priority chain over reset and state sits in front of the issue counters.
     always @(posedge clk) begin
         if (rst) begin
             running <= 1'b0;
-            bank_full <= 2'b00;
+            launch <= 1'b0;
         end else if (!running) begin
             if (start) begin
                 running <= 1'b1;
-                columns_r <= columns;
-                vectors_r <= vectors;
-                row_tiles <= (rows + ROWS - 1) >> ROW_SHIFT;
-                column_tiles <= (columns + COLS - 1) >> COL_SHIFT;
-                load_vector <= 0;
-                load_column <= 0;
-                load_tile <= 0;
-                load_bank <= 1'b0;
-                bank_full <= 2'b00;
-                issue_vector <= 0;
-                issue_row_tile <= 0;
-                issue_tile <= 0;
-                issue_bank <= 1'b0;
-                index_address <= 0;
+                launch <= 1'b1;
             end
         end else begin
+            launch <= 1'b0;
             if (finished) running <= 1'b0;
-            // a bank fills on its last beat and empties when its vector's last tile is issued;
-            // the loader only writes an empty bank and the issuer only reads a full one
-            bank_full <= (bank_full | (load_done ? (2'b01 << load_bank) : 2'b00))
-                         & ~(vector_done ? (2'b01 << issue_bank) : 2'b00);
-            if (load_beat) begin
-                if (load_done) begin
-                    load_tile <= 0;
-                    load_column <= 0;
-                    load_bank <= ~load_bank;
-                    load_vector <= load_vector + 1'b1;
-                end else begin
-                    load_tile <= load_tile + 1'b1;
-                    load_column <= load_column + COLS;
-                end
+        end
+        if (!running && start) begin
+            row_tiles_minus_one <= (rows - 1'b1) >> ROW_SHIFT;
+            column_tiles_minus_one <= (columns - 1'b1) >> COL_SHIFT;
+            vectors_minus_one <= vectors - 1'b1;
+            columns_minus_one <= columns - 1'b1;
+        end
+    end
+
+    // a bank fills on its last beat and empties when its vector's last tile is issued; the loader only
+    // writes an empty bank and the issuer only reads a full one
+    wire [1:0] next_bank_full = launch ? 2'b00
+                                : (bank_full | (load_done ? (2'b01 << load_bank) : 2'b00))
+                                  & ~(vector_done ? (2'b01 << issue_bank) : 2'b00);
+    wire       next_issue_bank = launch ? 1'b0 : issue_bank ^ vector_done;
+    wire       next_issuing = launch || (issuing && !(vector_done && issue_vector_last));
+
+    always @(posedge clk) begin
+        if (rst) begin
+            bank_full <= 2'b00;
+            issuing <= 1'b0;
+            issue_go <= 1'b0;
+        end else begin
+            bank_full <= next_bank_full;
+            issuing <= next_issuing;
+            issue_go <= next_issuing && next_bank_full[next_issue_bank] && enable_next;
+        end
+    end
+
+    // loader
+    always @(posedge clk) begin
+        if (rst) loading <= 1'b0;
+        else if (launch) loading <= 1'b1;
+        else if (load_done && load_vector_last) loading <= 1'b0;
+    end
+    always @(posedge clk) begin
+        if (launch) begin
+            load_tile <= 0;
+            load_bank <= 1'b0;
+        end else if (load_beat) begin
+            if (load_tile_last) begin
+                load_tile <= 0;
+                load_bank <= ~load_bank;
+            end else begin
+                load_tile <= load_tile + 1'b1;
             end
-            if (issue) begin
-                if (issue_last) begin
-                    issue_tile <= 0;
-                    if (row_tile_last) begin
-                        issue_row_tile <= 0;
-                        issue_bank <= ~issue_bank;
-                        issue_vector <= issue_vector + 1'b1;
-                        index_address <= 0;
-                    end else begin
-                        issue_row_tile <= issue_row_tile + 1'b1;
-                        index_address <= index_address + 1'b1;
-                    end
-                end else begin
-                    issue_tile <= issue_tile + 1'b1;
-                    index_address <= index_address + 1'b1;
-                end
-            end
+        end
+    end
+
+    // issuer
+    always @(posedge clk) begin
+        if (launch) begin
+            issue_first_r <= 1'b1;
+            issue_tile <= 0;
+            issue_bank <= 1'b0;
+            index_address <= 0;
+        end else if (issue) begin
+            issue_first_r <= issue_last;
+            issue_bank <= next_issue_bank;
+            if (issue_last) issue_tile <= 0;
+            else issue_tile <= issue_tile + 1'b1;
+            if (issue_last && row_tile_last) index_address <= 0;
+            else index_address <= index_address + 1'b1;
         end
     end
 endmodule

@@ -43,7 +43,11 @@ def load_case(case: dict, config: ArrayConfig) -> tuple[np.ndarray, np.ndarray, 
 
 
 async def write_memories(dut, config: ArrayConfig, codebook: np.ndarray, indices: np.ndarray) -> None:
-    for address, value in enumerate(codebook.tolist()):
+    """Every codebook entry (zeros past the layer's codebook: the centroid mode reads them all), then the
+    index memory tile by tile."""
+    padded = np.zeros(2**config.index_bits, dtype=np.int64)
+    padded[: len(codebook)] = codebook
+    for address, value in enumerate(padded.tolist()):
         await FallingEdge(dut.clk)
         dut.codebook_write.value = 1
         dut.codebook_address.value = address
