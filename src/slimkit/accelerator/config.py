@@ -23,6 +23,7 @@ class ArrayConfig:
     acc_bits: int = 32
     index_depth: int = 1024  # index memory words (tiles)
     column_tiles: int = 64  # largest columns / cols
+    shape_bits: int = 16  # width of the rows / columns / vectors ports
     mode: str = "mac"  # "mac": a multiplier per weight; "centroid": centroid accumulation (ROWS multipliers)
 
     def __post_init__(self) -> None:
@@ -38,7 +39,8 @@ class ArrayConfig:
     @property
     def name(self) -> str:
         widths = f"i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
-        return f"{self.mode}_r{self.rows}c{self.cols}{widths}d{self.index_depth}t{self.column_tiles}"
+        memories = f"d{self.index_depth}t{self.column_tiles}s{self.shape_bits}"
+        return f"{self.mode}_r{self.rows}c{self.cols}{widths}{memories}"
 
     def verilog_parameters(self) -> dict[str, int]:
         return {
@@ -50,6 +52,7 @@ class ArrayConfig:
             "ACC_BITS": self.acc_bits,
             "INDEX_DEPTH": self.index_depth,
             "COLUMN_TILES": self.column_tiles,
+            "SHAPE_BITS": self.shape_bits,
             "MODE": MODES.index(self.mode),
         }
 
@@ -61,9 +64,11 @@ class ArrayConfig:
         """(row tiles, column tiles) of a rows x columns layer."""
         return -(-rows // self.rows), -(-columns // self.cols)
 
-    def check_layer(self, rows: int, columns: int, codebook_entries: int) -> None:
-        """Raise if a layer does not fit this build's memories or index width."""
+    def check_layer(self, rows: int, columns: int, codebook_entries: int, vectors: int = 1) -> None:
+        """Raise if a layer does not fit this build's memories, index width or shape ports."""
         row_tiles, column_tiles = self.tiles(rows, columns)
+        if max(rows, columns, vectors) >= 2**self.shape_bits:
+            raise ValueError(f"a {rows} x {columns} layer over {vectors} vectors needs shape_bits > {self.shape_bits}")
         if codebook_entries > 2**self.index_bits:
             raise ValueError(f"{codebook_entries} codebook entries need more than index_bits={self.index_bits}")
         if column_tiles > self.column_tiles:

@@ -1,0 +1,182 @@
+"""Resource and timing report of the accelerator builds in slimkit.accelerator.builds.
+
+For every build: Yosys `synth_ice40 -dsp` and `synth_xilinx` cell counts of dpq_accel (LUTs, flip-flops,
+DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of the build inside
+hardware/synth/dpq_fpga_shell.v (the accelerator's ports would need hundreds of pins) at a 75 MHz target over
+three placer seeds, reporting the post-route Fmax and the device utilisation.
+
+    python hardware/scripts/synth.py [--builds up5k_mac_2x4 ...] [--out hardware/build/synth]
+
+prints a Markdown table and writes results.json under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from slimkit.accelerator import ArrayConfig
+from slimkit.accelerator.builds import BUILDS, FITS_UP5K
+
+HARDWARE = Path(__file__).resolve().parents[1]
+RTL = sorted((HARDWARE / "rtl").glob("*.v"))
+SHELL = HARDWARE / "synth" / "dpq_fpga_shell.v"
+SEEDS = (1, 2, 3)
+TARGET_MHZ = 75
+
+ICE40 = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "DSP": ("SB_MAC16",), "BRAM": ("SB_RAM40_4K",)}
+# Xilinx block RAM in 18 Kb units (a RAMB36 is two); LUT RAM counted apart from logic LUTs
+XILINX = {
+    "LUT": ("LUT",),
+    "LUTRAM": ("RAM32", "RAM64", "RAM128", "RAM256"),
+    "FF": ("FD",),
+    "DSP": ("DSP48",),
+    "BRAM": ("RAMB18", "RAMB36"),
+}
+
+
+def yosys(script: str, log: Path) -> None:
+    done = subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"yosys failed (log {log}):\n{done.stderr[-2000:]}")
+
+
+def read_sources(top_extra: Path | None = None) -> str:
+    files = [*RTL, *([top_extra] if top_extra else [])]
+    return "read_verilog -defer " + " ".join(str(f) for f in files)
+
+
+def chparam(config: ArrayConfig, module: str) -> str:
+    settings = " ".join(f"-set {name} {value}" for name, value in config.verilog_parameters().items())
+    return f"chparam {settings} {module}"
+
+
+def cell_counts(stat_json: Path, groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    cells = json.loads(stat_json.read_text())["design"]["num_cells_by_type"]
+    counts = {name: 0 for name in groups}
+    for cell, number in cells.items():
+        for name, prefixes in groups.items():
+            if cell.startswith(prefixes):
+                counts[name] += number * (2 if cell.startswith("RAMB36") else 1)
+                break
+    return counts
+
+
+def synthesize(config: ArrayConfig, family: str, work: Path) -> dict[str, int]:
+    work.mkdir(parents=True, exist_ok=True)
+    stat = work / f"{family}_stat.json"
+    command = "synth_ice40 -dsp" if family == "ice40" else "synth_xilinx -flatten -family xc7"
+    yosys(
+        f"{read_sources()}; {chparam(config, 'dpq_accel')}; {command} -top dpq_accel; tee -q -o {stat} stat -json",
+        work / f"{family}.log",
+    )
+    return cell_counts(stat, ICE40 if family == "ice40" else XILINX)
+
+
+def place_and_route(config: ArrayConfig, work: Path) -> dict:
+    netlist = work / "shell.json"
+    yosys(
+        f"{read_sources(SHELL)}; {chparam(config, 'dpq_fpga_shell')}; synth_ice40 -dsp -top dpq_fpga_shell "
+        f"-json {netlist}",
+        work / "shell.log",
+    )
+    runs = []
+    for seed in SEEDS:
+        report = work / f"nextpnr_seed{seed}.json"
+        command = [
+            "nextpnr-ice40",
+            "--up5k",
+            "--package",
+            "sg48",
+            "--json",
+            str(netlist),
+            "--pcf-allow-unconstrained",
+            "--freq",
+            str(TARGET_MHZ),
+            "--timing-allow-fail",
+            "--seed",
+            str(seed),
+            "--report",
+            str(report),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"nextpnr-ice40 failed (seed {seed}):\n{done.stderr[-2000:]}")
+        data = json.loads(report.read_text())
+        fmax = min(clock["achieved"] for clock in data["fmax"].values())
+        used = {name: value["used"] for name, value in data["utilization"].items()}
+        runs.append({"seed": seed, "fmax_mhz": round(fmax, 1), "utilization": used})
+    return {"target_mhz": TARGET_MHZ, "runs": runs, "best_fmax_mhz": max(r["fmax_mhz"] for r in runs)}
+
+
+def index_memory_bits(config: ArrayConfig) -> tuple[int, int]:
+    """(bits of the index memory, bits of the same weights as 16-bit words)."""
+    weights = config.index_depth * config.rows * config.cols
+    return weights * config.index_bits, weights * 16
+
+
+def table(results: dict[str, dict]) -> str:
+    lines = [
+        "| build | multipliers | iCE40 LUT / FF / DSP / BRAM | Xilinx LUT / LUTRAM / FF / DSP / BRAM18 "
+        "| UP5K Fmax (best of seeds) | index memory vs 16-bit dense |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, result in results.items():
+        ice, xil = result["ice40"], result["xilinx"]
+        pnr = result.get("up5k")
+        fmax = (
+            f"{pnr['best_fmax_mhz']} MHz ({', '.join(str(r['fmax_mhz']) for r in pnr['runs'])})"
+            if pnr
+            else "does not fit"
+        )
+        bits, dense = result["index_memory_bits"], result["dense_16bit_bits"]
+        lines.append(
+            f"| {name} | {result['multipliers']} | {ice['LUT']} / {ice['FF']} / {ice['DSP']} / {ice['BRAM']} "
+            f"| {xil['LUT']} / {xil['LUTRAM']} / {xil['FF']} / {xil['DSP']} / {xil['BRAM']} | {fmax} "
+            f"| {bits} vs {dense} bits ({dense / bits:.1f}x) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--builds", nargs="+", default=list(BUILDS), choices=list(BUILDS))
+    parser.add_argument("--out", type=Path, default=HARDWARE / "build" / "synth")
+    parser.add_argument("--no-pnr", action="store_true", help="skip nextpnr (resource counts only)")
+    args = parser.parse_args(argv)
+    missing = [tool for tool in ("yosys", "nextpnr-ice40") if shutil.which(tool) is None]
+    if missing:
+        print(f"error: {', '.join(missing)} not found: run `make hw-tools` (Debian packages)", file=sys.stderr)
+        return 1
+    results = {}
+    for name in args.builds:
+        config = BUILDS[name]
+        work = args.out / name
+        bits, dense = index_memory_bits(config)
+        result = {
+            "config": asdict(config),
+            "multipliers": config.multipliers,
+            "index_memory_bits": bits,
+            "dense_16bit_bits": dense,
+        }
+        print(f"{name}: yosys ice40 ...", file=sys.stderr, flush=True)
+        result["ice40"] = synthesize(config, "ice40", work)
+        print(f"{name}: yosys xilinx ...", file=sys.stderr, flush=True)
+        result["xilinx"] = synthesize(config, "xilinx", work)
+        if name in FITS_UP5K and not args.no_pnr:
+            print(f"{name}: nextpnr-ice40 up5k ...", file=sys.stderr, flush=True)
+            result["up5k"] = place_and_route(config, work)
+        results[name] = result
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
