@@ -149,3 +149,15 @@ def test_exported_lenet_layers_run_bit_exact(simulator, config_name, exported_le
             layer.meta["vectors"],
         )
         assert record["cycles"] == record["predicted"], record
+
+
+def test_layer_report_lists_every_layer_and_refuses_a_build_too_small(exported_lenet):
+    script = [sys.executable, str(ROOT / "hardware" / "scripts" / "layer_report.py"), str(exported_lenet)]
+    done = subprocess.run([*script, "--build", "mac_8x8"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in read_export(exported_lenet):
+        assert f"| {name} |" in done.stdout
+    assert "all conv layers" in done.stdout and "all fc layers" in done.stdout
+    done = subprocess.run([*script, "--build", "up5k_mac_2x4"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: classifier.1 does not fit build up5k_mac_2x4")
