@@ -133,11 +133,12 @@ def table(results: dict[str, dict]) -> str:
     for name, result in results.items():
         ice, xil = result["ice40"], result["xilinx"]
         pnr = result.get("up5k")
-        fmax = (
-            f"{pnr['best_fmax_mhz']} MHz ({', '.join(str(r['fmax_mhz']) for r in pnr['runs'])})"
-            if pnr
-            else "does not fit"
-        )
+        if pnr is None:
+            fmax = "not placed (not a UP5K build)"
+        elif not pnr["fits"]:
+            fmax = "does not fit: {} of {} logic cells".format(*pnr["logic_cells"])
+        else:
+            fmax = f"{pnr['best_fmax_mhz']} MHz (seeds: {', '.join(str(r['fmax_mhz']) for r in pnr['runs'])})"
         bits, dense = result["index_memory_bits"], result["dense_16bit_bits"]
         lines.append(
             f"| {name} | {result['multipliers']} | {ice['LUT']} / {ice['FF']} / {ice['DSP']} / {ice['BRAM']} "
@@ -152,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--builds", nargs="+", default=list(BUILDS), choices=list(BUILDS))
     parser.add_argument("--out", type=Path, default=HARDWARE / "build" / "synth")
     parser.add_argument("--no-pnr", action="store_true", help="skip nextpnr (resource counts only)")
+    parser.add_argument("--table", action="store_true", help="only print the table of an earlier --out results.json")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads((args.out / "results.json").read_text())))
+        return 0
     missing = [tool for tool in ("yosys", "nextpnr-ice40") if shutil.which(tool) is None]
     if missing:
         print(f"error: {', '.join(missing)} not found: run `make hw-tools` (Debian packages)", file=sys.stderr)
