@@ -1,0 +1,244 @@
+"""The SPOS search space (Guo et al. 2020; REFERENCE.md section 2): a ShuffleNetV2 supernet of 20 choice
+blocks (stage repeats 4-4-8-4, widths 64/160/320/640, last conv 1024), each with four candidate ops
+(ShuffleNetV2 units with 3x3, 5x5 and 7x7 depthwise kernels, and an Xception-like unit of three separable
+3x3 convolutions) and eight mid-channel scales 0.2..1.6 for channel search.
+
+One path is a choice index and a scale index per block (``Path``). The supernet holds every op at the
+largest scale; a path slices the first channels of the weights and of the BN statistics (as NNI does), and
+all its BNs are affine-free, as in the official supernet. ``ShuffleNetOneShot`` is the same network for one
+fixed path with normal (affine) BN, for retraining from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BLOCK_CHOICES = ("shuffle3x3", "shuffle5x5", "shuffle7x7", "xception")
+CHANNEL_SCALES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
+STAGE_REPEATS = (4, 4, 8, 4)
+STAGE_WIDTHS = (64, 160, 320, 640)
+STEM_WIDTH = 16
+LAST_WIDTH = 1024
+NUM_BLOCKS = sum(STAGE_REPEATS)
+DEFAULT_SCALE = CHANNEL_SCALES.index(1.0)
+
+
+@dataclass(frozen=True)
+class Path:
+    """One single path: per choice block, the op (index into BLOCK_CHOICES) and the mid-channel scale (index
+    into CHANNEL_SCALES; block search keeps 1.0)."""
+
+    blocks: tuple[int, ...]
+    scales: tuple[int, ...] = (DEFAULT_SCALE,) * NUM_BLOCKS
+
+    def __post_init__(self) -> None:
+        if len(self.blocks) != NUM_BLOCKS or len(self.scales) != NUM_BLOCKS:
+            raise ValueError(f"a path has {NUM_BLOCKS} blocks and {NUM_BLOCKS} scales")
+        if not all(0 <= b < len(BLOCK_CHOICES) for b in self.blocks):
+            raise ValueError(f"block choices are 0..{len(BLOCK_CHOICES) - 1}, got {self.blocks}")
+        if not all(0 <= s < len(CHANNEL_SCALES) for s in self.scales):
+            raise ValueError(f"channel scales are 0..{len(CHANNEL_SCALES) - 1}, got {self.scales}")
+
+    @classmethod
+    def sample(cls, rng: random.Random, search_channels: bool = False, search_blocks: bool = True) -> Path:
+        """A uniformly random path (what supernet training draws every step)."""
+        blocks = tuple(rng.randrange(len(BLOCK_CHOICES)) if search_blocks else 0 for _ in range(NUM_BLOCKS))
+        scales = tuple(
+            rng.randrange(len(CHANNEL_SCALES)) if search_channels else DEFAULT_SCALE for _ in range(NUM_BLOCKS)
+        )
+        return cls(blocks, scales)
+
+    def to_json(self) -> str:
+        return json.dumps({"blocks": list(self.blocks), "scales": [CHANNEL_SCALES[s] for s in self.scales]})
+
+    @classmethod
+    def from_json(cls, text: str) -> Path:
+        data = json.loads(text)
+        return cls(tuple(data["blocks"]), tuple(CHANNEL_SCALES.index(s) for s in data["scales"]))
+
+
+def block_layout(input_size: int) -> list[tuple[int, int, int]]:
+    """(in channels, out channels, stride) of the 20 choice blocks. Small inputs (CIFAR, digits) keep full
+    resolution through the first stage instead of the ImageNet stem's extra downsampling."""
+    layout = []
+    in_channels = STEM_WIDTH
+    for stage, (repeats, width) in enumerate(zip(STAGE_REPEATS, STAGE_WIDTHS, strict=True)):
+        for block in range(repeats):
+            stride = 2 if block == 0 and (stage > 0 or input_size >= 64) else 1
+            layout.append((in_channels, width, stride))
+            in_channels = width
+    return layout
+
+
+def _channel_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ShuffleNetV2's channel shuffle + split: even channels pass through, odd channels enter the branch."""
+    return x[:, 0::2], x[:, 1::2]
+
+
+class SlicedConvBN(nn.Module):
+    """Conv (no bias) + BN whose leading channels can be sliced: ``forward(x, out_channels)`` uses the first
+    ``out_channels`` filters (and, for a depthwise conv, as many groups) and the BN statistics of those
+    channels; the input channels are whatever ``x`` has (the first ones of the weight)."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, stride: int, depthwise: bool, affine: bool, relu: bool
+    ) -> None:
+        super().__init__()
+        self.stride, self.padding, self.depthwise, self.relu = stride, kernel // 2, depthwise, relu
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, kernel, stride, kernel // 2, groups=out_channels if depthwise else 1, bias=False
+        )
+        self.bn = nn.BatchNorm2d(out_channels, affine=affine)
+
+    def forward(self, x: torch.Tensor, out_channels: int | None = None) -> torch.Tensor:
+        out_channels = self.conv.out_channels if out_channels is None else out_channels
+        if self.depthwise:
+            weight, groups = self.conv.weight[:out_channels], out_channels
+        else:
+            weight, groups = self.conv.weight[:out_channels, : x.shape[1]], 1
+        x = F.conv2d(x, weight, None, self.stride, self.padding, 1, groups)
+        bn = self.bn
+        use_batch_stats = self.training or bn.running_mean is None
+        x = F.batch_norm(
+            x,
+            None if bn.running_mean is None else bn.running_mean[:out_channels],
+            None if bn.running_var is None else bn.running_var[:out_channels],
+            None if bn.weight is None else bn.weight[:out_channels],
+            None if bn.bias is None else bn.bias[:out_channels],
+            use_batch_stats,
+            bn.momentum if bn.momentum is not None else 0.0,
+            bn.eps,
+        )
+        return F.relu(x) if self.relu else x
+
+
+class ChoiceOp(nn.Module):
+    """One candidate op of a choice block at its largest mid width ``max_mid``: a ShuffleNetV2 unit with a
+    ``kernel`` x ``kernel`` depthwise conv, or (``xception``) three separable 3x3 convs."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, kind: str, max_mid: int, affine: bool) -> None:
+        super().__init__()
+        self.stride = stride
+        # stride 1: half the input passes through; stride 2: a projection branch downsamples all of it
+        branch_in = in_channels // 2 if stride == 1 else in_channels
+        branch_out = out_channels - (in_channels // 2 if stride == 1 else in_channels)
+        kernel = 3 if kind == "xception" else int(kind[-1])
+        if kind == "xception":
+            layers = [
+                SlicedConvBN(branch_in, branch_in, 3, stride, True, affine, False),
+                SlicedConvBN(branch_in, max_mid, 1, 1, False, affine, True),
+                SlicedConvBN(max_mid, max_mid, 3, 1, True, affine, False),
+                SlicedConvBN(max_mid, max_mid, 1, 1, False, affine, True),
+                SlicedConvBN(max_mid, max_mid, 3, 1, True, affine, False),
+                SlicedConvBN(max_mid, branch_out, 1, 1, False, affine, True),
+            ]
+            self.mid_layers = (1, 2, 3, 4)  # the layers whose outputs are mid channels
+        else:
+            layers = [
+                SlicedConvBN(branch_in, max_mid, 1, 1, False, affine, True),
+                SlicedConvBN(max_mid, max_mid, kernel, stride, True, affine, False),
+                SlicedConvBN(max_mid, branch_out, 1, 1, False, affine, True),
+            ]
+            self.mid_layers = (0, 1)
+        self.branch = nn.ModuleList(layers)
+        self.projection = (
+            None
+            if stride == 1
+            else nn.ModuleList(
+                [
+                    SlicedConvBN(in_channels, in_channels, kernel, stride, True, affine, False),
+                    SlicedConvBN(in_channels, in_channels, 1, 1, False, affine, True),
+                ]
+            )
+        )
+
+    def forward(self, x: torch.Tensor, mid: int) -> torch.Tensor:
+        if self.projection is None:
+            passed, x = _channel_split(x)
+        else:
+            passed = self.projection[1](self.projection[0](x))
+        for index, layer in enumerate(self.branch):
+            x = layer(x, mid if index in self.mid_layers else None)
+        return torch.cat([passed, x], dim=1)
+
+
+def mid_channels(out_channels: int, scale_index: int) -> int:
+    """A block's mid width at a channel scale: the scale times half the block's output width."""
+    return max(1, int(round(out_channels // 2 * CHANNEL_SCALES[scale_index])))
+
+
+class _ShuffleNetBase(nn.Module):
+    task = "classification"
+
+    def _build_ends(self, in_channels: int, num_classes: int, input_size: int, affine: bool) -> None:
+        stem_stride = 2 if input_size >= 64 else 1
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, STEM_WIDTH, 3, stem_stride, 1, bias=False),
+            nn.BatchNorm2d(STEM_WIDTH, affine=affine),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(
+            nn.Conv2d(STAGE_WIDTHS[-1], LAST_WIDTH, 1, bias=False),
+            nn.BatchNorm2d(LAST_WIDTH, affine=affine),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.classifier = nn.Linear(LAST_WIDTH, num_classes)
+
+
+class ShuffleNetSupernet(_ShuffleNetBase):
+    """The supernet: every op of every choice block at the largest channel scale, affine-free BN. Call
+    ``set_path`` (or pass ``path=``) before a forward; only the sampled path's weights get gradients."""
+
+    def __init__(self, in_channels: int, num_classes: int, input_size: int, search_channels: bool = False) -> None:
+        super().__init__()
+        self.search_channels = search_channels
+        self.layout = block_layout(input_size)
+        largest = len(CHANNEL_SCALES) - 1 if search_channels else DEFAULT_SCALE
+        self._build_ends(in_channels, num_classes, input_size, affine=False)
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(
+                ChoiceOp(cin, cout, stride, kind, mid_channels(cout, largest), affine=False) for kind in BLOCK_CHOICES
+            )
+            for cin, cout, stride in self.layout
+        )
+        self.path = Path((0,) * NUM_BLOCKS)
+
+    def set_path(self, path: Path) -> None:
+        if not self.search_channels and any(s != DEFAULT_SCALE for s in path.scales):
+            raise ValueError("this supernet was built without channel search: scales must all be 1.0")
+        self.path = path
+
+    def forward(self, x: torch.Tensor, path: Path | None = None) -> torch.Tensor:
+        path = self.path if path is None else path
+        x = self.stem(x)
+        for ops, (_, cout, _), choice, scale in zip(self.blocks, self.layout, path.blocks, path.scales, strict=True):
+            x = ops[choice](x, mid_channels(cout, scale))
+        return self.classifier(self.head(x))
+
+
+class ShuffleNetOneShot(_ShuffleNetBase):
+    """The network of one path, with normal BN, trained from scratch after the search."""
+
+    def __init__(self, in_channels: int, num_classes: int, input_size: int, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path.from_json(path) if isinstance(path, str) else path
+        self.layout = block_layout(input_size)
+        self._build_ends(in_channels, num_classes, input_size, affine=True)
+        self.blocks = nn.ModuleList(
+            ChoiceOp(cin, cout, stride, BLOCK_CHOICES[choice], mid_channels(cout, scale), affine=True)
+            for (cin, cout, stride), choice, scale in zip(self.layout, self.path.blocks, self.path.scales, strict=True)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for op, (_, cout, _), scale in zip(self.blocks, self.layout, self.path.scales, strict=True):
+            x = op(x, mid_channels(cout, scale))
+        return self.classifier(self.head(x))

@@ -1,0 +1,66 @@
+"""The SPOS ShuffleNetV2 space: paths, the supernet's sliced single-path forward (gradients only on the
+sampled path), the retrain network, and FLOPs / parameter tables equal to FlopCounterMode and numel."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from slimkit.models.shufflenet_costs import build_cost_table
+from slimkit.models.shufflenet_supernet import (
+    CHANNEL_SCALES,
+    NUM_BLOCKS,
+    Path,
+    ShuffleNetOneShot,
+    ShuffleNetSupernet,
+)
+
+
+def test_paths_round_trip_and_reject_bad_choices():
+    path = Path.sample(random.Random(0), search_channels=True)
+    assert Path.from_json(path.to_json()) == path
+    with pytest.raises(ValueError, match="block choices"):
+        Path((4,) * NUM_BLOCKS)
+    with pytest.raises(ValueError, match="20 blocks"):
+        Path((0,) * 3)
+
+
+def test_only_the_sampled_path_gets_gradients():
+    torch.manual_seed(0)
+    supernet = ShuffleNetSupernet(1, 10, 32, search_channels=True)
+    path = Path.sample(random.Random(1), search_channels=True)
+    supernet(torch.randn(2, 1, 32, 32), path).sum().backward()
+    for block, (ops, choice) in enumerate(zip(supernet.blocks, path.blocks, strict=True)):
+        for index, op in enumerate(ops):
+            touched = any(p.grad is not None and p.grad.abs().sum() > 0 for p in op.parameters())
+            assert touched == (index == choice), (block, index)
+    # channel slicing: filters past the path's mid width of the chosen op get no gradient
+    first = supernet.blocks[0][path.blocks[0]].branch[0].conv.weight
+    mid = max(1, round(64 // 2 * CHANNEL_SCALES[path.scales[0]]))
+    assert first.grad[mid:].abs().sum() == 0 and first.grad[:mid].abs().sum() > 0
+
+
+def test_supernet_bn_is_affine_free_and_the_retrained_network_is_not():
+    supernet = ShuffleNetSupernet(1, 10, 32)
+    assert all(not bn.affine for bn in supernet.modules() if isinstance(bn, torch.nn.BatchNorm2d))
+    standalone = ShuffleNetOneShot(1, 10, 32, Path((1,) * NUM_BLOCKS))
+    assert all(bn.affine for bn in standalone.modules() if isinstance(bn, torch.nn.BatchNorm2d))
+    assert standalone(torch.randn(2, 1, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="without channel search"):
+        supernet.set_path(Path((0,) * NUM_BLOCKS, (0,) * NUM_BLOCKS))
+
+
+@pytest.mark.parametrize(("in_channels", "input_size"), [(1, 32), (3, 224)])
+def test_cost_table_equals_flop_counter_and_numel_for_20_random_paths(in_channels, input_size):
+    table = build_cost_table(in_channels, 10, input_size, search_channels=True)
+    rng = random.Random(input_size)
+    for _ in range(20):
+        path = Path.sample(rng, search_channels=True)
+        network = ShuffleNetOneShot(in_channels, 10, input_size, path).eval()
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            network(torch.zeros(1, in_channels, input_size, input_size))
+        assert table.flops(path) == counter.get_total_flops()
+        assert table.params(path) == sum(p.numel() for p in network.parameters())
