@@ -1,0 +1,77 @@
+"""Supernet training by uniform single-path sampling (SPOS): every training step draws one path uniformly,
+optionally rejection-sampled into a FLOPs range as the official code does, and only that path's weights get
+gradients (the others keep ``grad=None``, so SGD leaves them, momentum and weight decay included).
+
+The path of step ``s`` is a function of (seed, s) only, so every DDP rank draws the same path without
+communicating, and a resumed run draws the paths an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+
+from slimkit.methods.classification import ClassificationModule, OptimizerFactory
+from slimkit.models.shufflenet_costs import CostTable
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+
+MAX_DRAWS = 1000  # rejection sampling gives up (with a clear error) after this many draws of one step
+
+
+def path_for_step(
+    seed: int,
+    step: int,
+    search_blocks: bool = True,
+    search_channels: bool = False,
+    costs: CostTable | None = None,
+    flops_range: tuple[float, float] | None = None,
+) -> Path:
+    """The path of training step ``step``: uniform, redrawn until its FLOPs fall in ``flops_range``."""
+    rng = random.Random(seed * 1_000_003 + step)
+    for _ in range(MAX_DRAWS):
+        path = Path.sample(rng, search_channels=search_channels, search_blocks=search_blocks)
+        if flops_range is None or costs is None or flops_range[0] <= costs.flops(path) <= flops_range[1]:
+            return path
+    raise ValueError(f"no path with FLOPs in {flops_range} after {MAX_DRAWS} draws: widen the range")
+
+
+class SupernetModule(ClassificationModule):
+    """ClassificationModule over a ShuffleNetSupernet that samples a path per step. Validation scores a
+    fixed path per batch index (the same ones every epoch), so epochs compare."""
+
+    def __init__(
+        self,
+        model: ShuffleNetSupernet,
+        num_classes: int,
+        optimizer: OptimizerFactory,
+        label_smoothing: float = 0.1,
+        seed: int = 0,
+        search_blocks: bool = True,
+        costs: CostTable | None = None,
+        flops_range: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__(model, num_classes, optimizer, None, label_smoothing)
+        self.seed, self.search_blocks, self.costs, self.flops_range = seed, search_blocks, costs, flops_range
+
+    def path(self, step: int) -> Path:
+        return path_for_step(
+            self.seed, step, self.search_blocks, self.model.search_channels, self.costs, self.flops_range
+        )
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self.model.set_path(self.path(self.global_step))
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.model.set_path(self.path(-1 - batch_idx))
+        super().validation_step(batch, batch_idx)
+
+    def configure_optimizers(self) -> dict:
+        """The paper's recipe: no weight decay on biases and BN, learning rate decayed linearly per step."""
+        decayed = [p for p in self.parameters() if p.ndim > 1]
+        plain = [p for p in self.parameters() if p.ndim <= 1]
+        optimizer = self.optimizer_factory([{"params": decayed}, {"params": plain, "weight_decay": 0.0}])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
