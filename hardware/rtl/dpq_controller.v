@@ -26,7 +26,7 @@ module dpq_controller #(
     output reg                              running,
     // activation stream in (COLS words per beat, column ct*COLS + j in lane j)
     input  wire                             in_valid,
-    output wire                             in_ready,
+    output reg                              in_ready,  // a register: no path from in_valid
     input  wire [COLS*ACT_BITS-1:0]         in_data,
     // activation buffer write port
     output wire                             buffer_write,
@@ -73,7 +73,6 @@ module dpq_controller #(
     reg [$clog2(INDEX_DEPTH)-1:0] index_address;
     wire                          row_tile_last, issue_vector_last;
 
-    assign in_ready = loading && !bank_full[load_bank];
     wire load_beat = in_valid && in_ready;
     wire load_done = load_beat && load_tile_last;
 
@@ -156,24 +155,27 @@ module dpq_controller #(
                                   & ~(vector_done ? (2'b01 << issue_bank) : 2'b00);
     wire       next_issue_bank = launch ? 1'b0 : issue_bank ^ vector_done;
     wire       next_issuing = launch || (issuing && !(vector_done && issue_vector_last));
+    wire       next_loading = launch || (loading && !(load_done && load_vector_last));
+    wire       next_load_bank = launch ? 1'b0 : load_bank ^ load_done;
 
     always @(posedge clk) begin
         if (rst) begin
             bank_full <= 2'b00;
             issuing <= 1'b0;
             issue_go <= 1'b0;
+            in_ready <= 1'b0;
         end else begin
             bank_full <= next_bank_full;
             issuing <= next_issuing;
             issue_go <= next_issuing && next_bank_full[next_issue_bank] && enable_next;
+            in_ready <= next_loading && !next_bank_full[next_load_bank];
         end
     end
 
     // loader
     always @(posedge clk) begin
         if (rst) loading <= 1'b0;
-        else if (launch) loading <= 1'b1;
-        else if (load_done && load_vector_last) loading <= 1'b0;
+        else loading <= next_loading;
     end
     always @(posedge clk) begin
         if (launch) begin
