@@ -7,6 +7,7 @@ import random
 
 import pytest
 import torch
+from conftest import QUICK, read_results, run_train
 from torch.utils.flop_counter import FlopCounterMode
 
 from slimkit.models.shufflenet_costs import build_cost_table
@@ -64,3 +65,39 @@ def test_cost_table_equals_flop_counter_and_numel_for_20_random_paths(in_channel
             network(torch.zeros(1, in_channels, input_size, input_size))
         assert table.flops(path) == counter.get_total_flops()
         assert table.params(path) == sum(p.numel() for p in network.parameters())
+
+
+def test_the_retrain_network_reads_an_architecture_file_and_names_bad_ones(tmp_path):
+    path = Path.sample(random.Random(5), search_channels=True)
+    architecture = tmp_path / "architecture.json"
+    architecture.write_text(path.to_json())
+    assert ShuffleNetOneShot(1, 10, 32, str(architecture)).path == path
+    assert ShuffleNetOneShot(
+        1, 10, 32, '{"blocks": [2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]}'
+    ).path == (Path((2,) * NUM_BLOCKS))
+    with pytest.raises(ValueError, match="cannot read"):
+        ShuffleNetOneShot(1, 10, 32, str(tmp_path / "missing.json"))
+    with pytest.raises(ValueError, match="20 blocks"):
+        ShuffleNetOneShot(1, 10, 32, '{"blocks": [1]}')
+
+
+def test_train_py_retrains_an_architecture_and_refuses_a_missing_file(tmp_path):
+    architecture = tmp_path / "architecture.json"
+    path = Path.sample(random.Random(2), search_channels=True)
+    architecture.write_text(path.to_json())
+    run_dir = tmp_path / "run"
+    args = ["model=shufflenet_oneshot", f"model.path={architecture}", "data.image_size=16", *QUICK]
+    done = run_train([*args, f"hydra.run.dir={run_dir}"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    expected = sum(p.numel() for p in ShuffleNetOneShot(1, 10, 16, path).parameters())
+    assert read_results(run_dir)["metrics"]["model/params"] == expected  # the file's architecture was trained
+    done = run_train(
+        [
+            "model=shufflenet_oneshot",
+            f"model.path={tmp_path / 'missing.json'}",
+            *QUICK,
+            f"hydra.run.dir={tmp_path / 'bad'}",
+        ]
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: model: cannot read the architecture file")

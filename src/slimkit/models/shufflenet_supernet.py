@@ -60,7 +60,8 @@ class Path:
     @classmethod
     def from_json(cls, text: str) -> Path:
         data = json.loads(text)
-        return cls(tuple(data["blocks"]), tuple(CHANNEL_SCALES.index(s) for s in data["scales"]))
+        scales = data.get("scales", [1.0] * len(data["blocks"]))  # block-search architectures may leave them out
+        return cls(tuple(data["blocks"]), tuple(CHANNEL_SCALES.index(s) for s in scales))
 
 
 def block_layout(input_size: int) -> list[tuple[int, int, int]]:
@@ -224,12 +225,30 @@ class ShuffleNetSupernet(_ShuffleNetBase):
         return self.classifier(self.head(x))
 
 
+def _resolve_path(path: str | Path | None) -> Path:
+    """A Path, JSON text, a JSON file (as the search writes them) or None (every block shuffle3x3 at 1.0)."""
+    if path is None:
+        return Path((0,) * NUM_BLOCKS)
+    if isinstance(path, Path):
+        return path
+    text = path
+    if not path.lstrip().startswith("{"):
+        try:
+            text = open(path).read()  # noqa: SIM115 - a short read
+        except OSError as error:
+            raise ValueError(f"cannot read the architecture file {path}: {error.strerror}") from None
+    try:
+        return Path.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f'model.path is not an architecture ({{"blocks": [...], "scales": [...]}}): {error}') from None
+
+
 class ShuffleNetOneShot(_ShuffleNetBase):
     """The network of one path, with normal BN, trained from scratch after the search."""
 
-    def __init__(self, in_channels: int, num_classes: int, input_size: int, path: str | Path) -> None:
+    def __init__(self, in_channels: int, num_classes: int, input_size: int, path: str | Path | None = None) -> None:
         super().__init__()
-        self.path = Path.from_json(path) if isinstance(path, str) else path
+        self.path = _resolve_path(path)
         self.layout = block_layout(input_size)
         self._build_ends(in_channels, num_classes, input_size, affine=True)
         self.blocks = nn.ModuleList(
