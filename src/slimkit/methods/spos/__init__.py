@@ -1,5 +1,7 @@
-"""SPOS (Guo et al. 2020; REFERENCE.md section 2): supernet training by uniform single-path sampling.
-The search and retrain stages and `method=spos` are not built yet (see the SPOS issue)."""
+"""SPOS (Guo et al. 2020; REFERENCE.md section 2): supernet training by uniform single-path sampling
+(``SupernetModule``) and the in-process evolutionary search (``search.run_search``). The retrain network is
+``model=shufflenet_oneshot``. Not built yet (see the SPOS issue): the `method=spos` runner and configs that
+chain the stages, the search's plots and progress bar, mixed-precision search, the throughput benchmark."""
 
 from slimkit.methods.spos.module import SupernetModule, path_for_step
 

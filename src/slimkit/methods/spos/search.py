@@ -1,0 +1,120 @@
+"""SPOS evolutionary architecture search over a trained supernet (REFERENCE.md section 2), in process.
+
+Every candidate path is checked against the FLOPs / parameter caps from the lookup table before it is
+evaluated (``EvolutionSearch``'s constraint); an evaluation resets the supernet's BN statistics, recalibrates
+them on the same training batches for every candidate and scores top-1 accuracy on the same held-out batches
+(the official code's validation iterator was never reset, so its candidates saw different slices). The search
+state is saved after every generation, so a killed search resumes where it stopped, with the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path as FilePath
+from typing import Any
+
+import torch
+from torch import nn
+
+from slimkit.models.shufflenet_costs import CostTable
+from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
+from slimkit.search import EvolutionSearch, SearchSpace
+
+Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
+
+
+def path_space(search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
+    """Genes ``block0..block19`` (op indices) and ``scale0..scale19`` (channel-scale indices); a gene that is
+    not searched has its one default value."""
+    genes: dict[str, list[int]] = {}
+    for block in range(NUM_BLOCKS):
+        genes[f"block{block}"] = list(range(len(BLOCK_CHOICES))) if search_blocks else [0]
+    for block in range(NUM_BLOCKS):
+        genes[f"scale{block}"] = list(range(len(CHANNEL_SCALES))) if search_channels else [DEFAULT_SCALE]
+    return SearchSpace(genes)
+
+
+def candidate_path(values: dict[str, Any]) -> Path:
+    return Path(
+        tuple(values[f"block{b}"] for b in range(NUM_BLOCKS)), tuple(values[f"scale{b}"] for b in range(NUM_BLOCKS))
+    )
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Constraints checked before evaluation (None: no cap)."""
+
+    max_flops: float | None = None
+    max_params: float | None = None
+
+    def allows(self, costs: CostTable, path: Path) -> bool:
+        return (self.max_flops is None or costs.flops(path) <= self.max_flops) and (
+            self.max_params is None or costs.params(path) <= self.max_params
+        )
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches: Batches, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Reset every BN's running statistics and re-estimate them as a plain average over ``batches`` in train
+    mode (momentum None), as the official search does before scoring a candidate."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.train()
+    for inputs, _ in batches:
+        forward(inputs)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.eval()
+
+
+@torch.no_grad()
+def accuracy(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> float:
+    correct = total = 0
+    for inputs, labels in batches:
+        correct += int((forward(inputs).argmax(dim=1) == labels).sum())
+        total += len(labels)
+    return correct / max(total, 1)
+
+
+def evaluate_path(supernet: nn.Module, path: Path, calibration: Batches, holdout: Batches) -> float:
+    """Held-out top-1 accuracy of one path after BN recalibration."""
+
+    def forward(inputs: torch.Tensor) -> torch.Tensor:
+        return supernet(inputs, path)
+
+    recalibrate_bn(supernet, calibration, forward)
+    return accuracy(forward, holdout)
+
+
+def run_search(
+    evaluate: Callable[[Path], float],
+    costs: CostTable,
+    caps: Caps,
+    state_file: str | FilePath,
+    search_blocks: bool = True,
+    search_channels: bool = False,
+    on_generation: Callable[[EvolutionSearch], None] | None = None,
+    **settings: Any,
+) -> EvolutionSearch:
+    """The evolutionary search, resumed from ``state_file`` when it exists and saved after every generation.
+    ``settings`` are EvolutionSearch's (population_size, generations, top_k, ..., seed)."""
+
+    def feasible(values: dict[str, Any]) -> bool:
+        return caps.allows(costs, candidate_path(values))
+
+    state_file = FilePath(state_file)
+    if state_file.exists():
+        search = EvolutionSearch.load(state_file, constraint=feasible)
+    else:
+        search = EvolutionSearch(path_space(search_blocks, search_channels), constraint=feasible, **settings)
+    while not search.finished:
+        for candidate in search.ask():
+            search.tell(candidate, evaluate(candidate_path(candidate.values)))
+        search.save(state_file)
+        if on_generation is not None:
+            on_generation(search)
+    return search

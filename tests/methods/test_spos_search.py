@@ -1,0 +1,76 @@
+"""SPOS search: constraints are checked before evaluation (an infeasible path is never evaluated), BN is
+recalibrated per candidate on the same batches, and a search killed between generations resumes to the
+result of an uninterrupted one with the same seed."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from slimkit.data import DigitsDataModule
+from slimkit.methods.spos.search import Caps, evaluate_path, run_search
+from slimkit.models.shufflenet_costs import build_cost_table
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+
+SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    data = DigitsDataModule(image_size=8, batch_size=32)
+    data.setup("fit")
+    calibration = [batch for batch, _ in zip(data.train_dataloader(), range(2), strict=False)]
+    holdout = [batch for batch, _ in zip(data.val_dataloader(), range(2), strict=False)]
+    supernet = ShuffleNetSupernet(1, 10, 8).eval()
+    costs = build_cost_table(1, 10, 8, search_channels=False)
+    flops = sorted(costs.flops(Path.sample(random.Random(i))) for i in range(41))
+    return supernet, costs, Caps(max_flops=flops[20]), calibration, holdout
+
+
+def test_bn_recalibration_makes_an_evaluation_independent_of_the_previous_ones(setup):
+    supernet, _, _, calibration, holdout = setup
+    first, other = Path.sample(random.Random(1)), Path.sample(random.Random(2))
+    score = evaluate_path(supernet, first, calibration, holdout)
+    evaluate_path(supernet, other, calibration, holdout)
+    assert evaluate_path(supernet, first, calibration, holdout) == score
+
+
+def test_the_search_never_evaluates_an_infeasible_path(setup, tmp_path):
+    supernet, costs, caps, calibration, holdout = setup
+    evaluated: list[Path] = []
+
+    def evaluate(path: Path) -> float:
+        evaluated.append(path)
+        return evaluate_path(supernet, path, calibration, holdout)
+
+    search = run_search(evaluate, costs, caps, tmp_path / "search.json", **SETTINGS)
+    assert search.finished and len(evaluated) >= SETTINGS["population_size"]
+    assert all(costs.flops(path) <= caps.max_flops for path in evaluated)
+    rejected = sum(generation["rejected"]["infeasible"] for generation in search.history)
+    assert rejected > 0, "the cap at the median should have rejected some draws"
+
+
+def test_a_search_killed_between_generations_resumes_to_the_same_result(setup, tmp_path):
+    supernet, costs, caps, calibration, holdout = setup
+
+    def evaluate(path: Path) -> float:
+        return evaluate_path(supernet, path, calibration, holdout)
+
+    whole = run_search(evaluate, costs, caps, tmp_path / "whole.json", **SETTINGS)
+
+    def kill_after_first(search) -> None:
+        if search.generation == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_search(evaluate, costs, caps, tmp_path / "resumed.json", on_generation=kill_after_first, **SETTINGS)
+    resumed = run_search(evaluate, costs, caps, tmp_path / "resumed.json", **SETTINGS)
+    assert resumed.history == whole.history
+    assert resumed.best(3) == whole.best(3)
