@@ -10,7 +10,10 @@ from conftest import run_train
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["model=nonexistent"], "model=nonexistent is not a known option; choose one of: lenet, resnet, vgg16, wrn"),
+        (
+            ["model=nonexistent"],
+            "model=nonexistent is not a known option; choose one of: lenet, resnet, shufflenet_oneshot, vgg16, wrn",
+        ),
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' has the wrong type: lightning.Trainer expects int"),
         (["data=cifar10", "data.root=/nope"], "data.root=/nope is not a folder"),
         (["method=spos"], "method=spos is not a known option; choose one of: baseline, dp_quant"),
