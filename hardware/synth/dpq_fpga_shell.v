@@ -24,8 +24,16 @@ module dpq_fpga_shell #(
     output reg  [7:0] probe
 );
     localparam INDEX_ADDRESS_BITS = $clog2(INDEX_DEPTH);
-    localparam IN_BITS = 5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS + ROWS*COLS*INDEX_BITS
-                         + 3*SHAPE_BITS + COLS*ACT_BITS;
+    // the serial input register, field by field from bit 0: five strobes, then the data ports
+    localparam CODEBOOK_ADDRESS_AT = 5;
+    localparam CODEBOOK_DATA_AT    = CODEBOOK_ADDRESS_AT + INDEX_BITS;
+    localparam INDEX_ADDRESS_AT    = CODEBOOK_DATA_AT + CODEBOOK_BITS;
+    localparam INDEX_DATA_AT       = INDEX_ADDRESS_AT + INDEX_ADDRESS_BITS;
+    localparam ROWS_AT             = INDEX_DATA_AT + ROWS*COLS*INDEX_BITS;
+    localparam COLUMNS_AT          = ROWS_AT + SHAPE_BITS;
+    localparam VECTORS_AT          = COLUMNS_AT + SHAPE_BITS;
+    localparam IN_DATA_AT          = VECTORS_AT + SHAPE_BITS;
+    localparam IN_BITS             = IN_DATA_AT + COLS*ACT_BITS;
     localparam OUT_BITS = 5 + ROWS*ACC_BITS;
     localparam OUT_BYTES = (OUT_BITS + 7) / 8;
 
@@ -48,14 +56,14 @@ module dpq_fpga_shell #(
         .clk(clk), .rst(rst_r),
         .start(inputs[0]), .in_valid(inputs[1]), .out_ready(inputs[2]),
         .codebook_write(inputs[3]), .index_write(inputs[4]),
-        .codebook_address(inputs[5 +: INDEX_BITS]),
-        .codebook_data(inputs[5 + INDEX_BITS +: CODEBOOK_BITS]),
-        .index_address(inputs[5 + INDEX_BITS + CODEBOOK_BITS +: INDEX_ADDRESS_BITS]),
-        .index_data(inputs[5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS +: ROWS*COLS*INDEX_BITS]),
-        .rows(inputs[5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS + ROWS*COLS*INDEX_BITS +: SHAPE_BITS]),
-        .columns(inputs[5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS + ROWS*COLS*INDEX_BITS + SHAPE_BITS +: SHAPE_BITS]),
-        .vectors(inputs[5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS + ROWS*COLS*INDEX_BITS + 2*SHAPE_BITS +: SHAPE_BITS]),
-        .in_data(inputs[5 + INDEX_BITS + CODEBOOK_BITS + INDEX_ADDRESS_BITS + ROWS*COLS*INDEX_BITS + 3*SHAPE_BITS +: COLS*ACT_BITS]),
+        .codebook_address(inputs[CODEBOOK_ADDRESS_AT +: INDEX_BITS]),
+        .codebook_data(inputs[CODEBOOK_DATA_AT +: CODEBOOK_BITS]),
+        .index_address(inputs[INDEX_ADDRESS_AT +: INDEX_ADDRESS_BITS]),
+        .index_data(inputs[INDEX_DATA_AT +: ROWS*COLS*INDEX_BITS]),
+        .rows(inputs[ROWS_AT +: SHAPE_BITS]),
+        .columns(inputs[COLUMNS_AT +: SHAPE_BITS]),
+        .vectors(inputs[VECTORS_AT +: SHAPE_BITS]),
+        .in_data(inputs[IN_DATA_AT +: COLS*ACT_BITS]),
         .busy(busy), .done(done), .in_ready(in_ready), .out_valid(out_valid), .out_data(out_data),
         .out_last(out_last)
     );

@@ -83,11 +83,10 @@ def test_random_layers_match_golden_outputs_and_cycle_model(simulator, config_na
     config = CONFIGS[config_name][0]
     records = simulate(simulator, config, random_cases(config), tmp_path)
     assert len(records) == len(random_cases(config))
+    # the testbench asserts outputs and cycles == model for the unstalled cases; stalls can only cost cycles
     for record in records:
-        if record["stall_rate"] == 0:
-            assert record["cycles"] == record["predicted"], record
-        else:
-            assert record["cycles"] > record["predicted"], record  # stalls can only cost cycles
+        if record["stall_rate"] > 0:
+            assert record["cycles"] > record["predicted"], record
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +147,6 @@ def test_exported_lenet_layers_run_bit_exact(simulator, config_name, exported_le
             layer.meta["columns"],
             layer.meta["vectors"],
         )
-        assert record["cycles"] == record["predicted"], record
 
 
 def test_layer_report_lists_every_layer_and_refuses_a_build_too_small(exported_lenet):

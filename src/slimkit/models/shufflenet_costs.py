@@ -60,7 +60,7 @@ def _count_params(module: nn.Module) -> int:
 
 def build_cost_table(in_channels: int, num_classes: int, input_size: int, search_channels: bool) -> CostTable:
     """Measure every op of the space for inputs of ``in_channels`` x ``input_size`` x ``input_size``."""
-    reference = ShuffleNetOneShot(in_channels, num_classes, input_size, Path((0,) * len(block_layout(input_size))))
+    reference = ShuffleNetOneShot(in_channels, num_classes, input_size)  # any path: stem and head are shared
     stem_flops, features = _measure(reference.stem, torch.zeros(1, in_channels, input_size, input_size))
     scales = range(len(CHANNEL_SCALES)) if search_channels else (DEFAULT_SCALE,)
     block_flops, block_params = [], []
