@@ -51,7 +51,23 @@ module dpq_controller #(
     // most of the controller's registers, stays two LUT levels deep (iCE40 Fmax).
     // The edge that samples start registers the loop bounds (ceil(n / P) - 1 = (n - 1) / P); the next one
     // (`launch`) starts the counters from them, so no path runs from the shape inputs to a comparison.
-    reg [SHAPE_BITS-1:0] row_tiles_minus_one, column_tiles_minus_one, vectors_minus_one;
+    // Bounds are kept as "count - 2" (two's complement, -1 for a single iteration): what dpq_countdown
+    // loads. ceil(n / P) - 2 = floor((n - 1 - P) / P), an arithmetic shift of one subtraction. Each loop
+    // counter is only as wide as the loop can run (shorter carry chains, iCE40 Fmax).
+    localparam TILE_BITS     = $clog2(COLUMN_TILES) < SHAPE_BITS ? $clog2(COLUMN_TILES) : SHAPE_BITS;
+    localparam ROW_TILE_BITS = $clog2(INDEX_DEPTH) < SHAPE_BITS ? $clog2(INDEX_DEPTH) : SHAPE_BITS;
+    /* verilator lint_off WIDTHTRUNC */  // small constants, sized to the shape
+    localparam [SHAPE_BITS:0] ROWS_PLUS_ONE = ROWS + 1, COLS_PLUS_ONE = COLS + 1, TWO = 2;
+    /* verilator lint_on WIDTHTRUNC */
+    wire signed [SHAPE_BITS:0] rows_past_first_tile = {1'b0, rows} - ROWS_PLUS_ONE;
+    wire signed [SHAPE_BITS:0] columns_past_first_tile = {1'b0, columns} - COLS_PLUS_ONE;
+    /* verilator lint_off UNUSEDSIGNAL */  // the bits above a loop counter's width are sign copies
+    wire signed [SHAPE_BITS:0] row_tiles_less_two = rows_past_first_tile >>> ROW_SHIFT;
+    wire signed [SHAPE_BITS:0] column_tiles_less_two = columns_past_first_tile >>> COL_SHIFT;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [ROW_TILE_BITS:0] row_tiles_minus_two;
+    reg [TILE_BITS:0]     column_tiles_minus_two;
+    reg [SHAPE_BITS:0]    vectors_minus_two;
     reg                  launch;
     wire                 restart = launch;
 
@@ -82,24 +98,24 @@ module dpq_controller #(
     wire   vector_done = row_tile_done && row_tile_last;
     assign issue_final = issue_last && row_tile_last && issue_vector_last;
 
-    dpq_countdown #(.WIDTH(SHAPE_BITS)) load_tiles (
-        .clk(clk), .restart(restart), .period_minus_one(column_tiles_minus_one), .tick(load_beat), .advance(1'b1),
+    dpq_countdown #(.WIDTH(TILE_BITS)) load_tiles (
+        .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(load_beat), .advance(1'b1),
         .at_zero(load_tile_last)
     );
     dpq_countdown #(.WIDTH(SHAPE_BITS)) load_vectors (
-        .clk(clk), .restart(restart), .period_minus_one(vectors_minus_one), .tick(load_beat), .advance(load_tile_last),
+        .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(load_beat), .advance(load_tile_last),
         .at_zero(load_vector_last)
     );
-    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_tiles (
-        .clk(clk), .restart(restart), .period_minus_one(column_tiles_minus_one), .tick(issue), .advance(1'b1),
+    dpq_countdown #(.WIDTH(TILE_BITS)) issue_tiles (
+        .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(issue), .advance(1'b1),
         .at_zero(issue_last)
     );
-    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_row_tiles (
-        .clk(clk), .restart(restart), .period_minus_one(row_tiles_minus_one), .tick(issue), .advance(issue_last),
+    dpq_countdown #(.WIDTH(ROW_TILE_BITS)) issue_row_tiles (
+        .clk(clk), .restart(restart), .period_minus_two(row_tiles_minus_two), .tick(issue), .advance(issue_last),
         .at_zero(row_tile_last)
     );
     dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_vectors (
-        .clk(clk), .restart(restart), .period_minus_one(vectors_minus_one), .tick(issue), .advance(issue_last && row_tile_last),
+        .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(issue), .advance(issue_last && row_tile_last),
         .at_zero(issue_vector_last)
     );
 
@@ -141,9 +157,9 @@ module dpq_controller #(
             if (finished) running <= 1'b0;
         end
         if (!running && start) begin
-            row_tiles_minus_one <= (rows - 1'b1) >> ROW_SHIFT;
-            column_tiles_minus_one <= (columns - 1'b1) >> COL_SHIFT;
-            vectors_minus_one <= vectors - 1'b1;
+            row_tiles_minus_two <= row_tiles_less_two[ROW_TILE_BITS:0];
+            column_tiles_minus_two <= column_tiles_less_two[TILE_BITS:0];
+            vectors_minus_two <= {1'b0, vectors} - TWO;
             columns_minus_one <= columns - 1'b1;
         end
     end
