@@ -12,11 +12,12 @@ from conftest import run_train
     [
         (
             ["model=nonexistent"],
-            "model=nonexistent is not a known option; choose one of: lenet, resnet, shufflenet_oneshot, vgg16, wrn",
+            "model=nonexistent is not a known option; choose one of: lenet, resnet, shufflenet_oneshot, "
+            "shufflenet_supernet, vgg16, wrn",
         ),
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' has the wrong type: lightning.Trainer expects int"),
         (["data=cifar10", "data.root=/nope"], "data.root=/nope is not a folder"),
-        (["method=spos"], "method=spos is not a known option; choose one of: baseline, dp_quant"),
+        (["method=meta_sr"], "method=meta_sr is not a known option; choose one of: baseline, dp_quant, spos"),
         (["trainer.max_epoch=3"], "Could not override 'trainer.max_epoch'"),
     ],
 )

@@ -42,6 +42,19 @@ def test_bn_recalibration_makes_an_evaluation_independent_of_the_previous_ones(s
     assert evaluate_path(supernet, first, calibration, holdout) == score
 
 
+def test_recalibration_sets_every_used_bn_to_the_plain_average_of_the_calibration_batches(setup):
+    supernet, _, _, calibration, holdout = setup
+    path = Path.sample(random.Random(4))
+    evaluate_path(supernet, path, calibration, holdout)
+    stem_bn = supernet.stem[1]
+    with torch.no_grad():
+        batch_means = [supernet.stem[0](inputs).mean(dim=(0, 2, 3)) for inputs, _ in calibration]
+    assert int(stem_bn.num_batches_tracked) == len(calibration)
+    torch.testing.assert_close(stem_bn.running_mean, torch.stack(batch_means).mean(dim=0))
+    op_bn = supernet.blocks[0][path.blocks[0]].branch[0].bn  # a sliced BN of the path
+    assert int(op_bn.num_batches_tracked) == len(calibration) and op_bn.running_mean.abs().sum() > 0
+
+
 def test_the_search_never_evaluates_an_infeasible_path(setup, tmp_path):
     supernet, costs, caps, calibration, holdout = setup
     evaluated: list[Path] = []

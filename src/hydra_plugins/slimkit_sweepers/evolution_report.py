@@ -5,13 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import matplotlib
+from omegaconf import OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from slimkit.search import EvolutionSearch  # noqa: E402
+from slimkit.search import EvolutionSearch
+from slimkit.search.plots import plot_search_curve
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +25,6 @@ def write_report(search: EvolutionSearch, sweep_dir: Path, top: int = 10) -> Pat
     }
     path = sweep_dir / "evolution_results.yaml"
     OmegaConf.save(OmegaConf.create(results), path)
-    _plot_curve(history, sweep_dir / "search_curve.png")
+    plot_search_curve(history, sweep_dir / "search_curve.png")
     log.info("wrote %s", path)
     return path
-
-
-def _plot_curve(history: list[dict], path: Path) -> None:
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for record in history:
-        scores = [item["score"] for item in record["candidates"] if item["score"] is not None]
-        axes.scatter([record["generation"]] * len(scores), scores, s=12, alpha=0.5, color="tab:blue")
-    bests = [(record["generation"], record["best"]["score"]) for record in history if record["best"]]
-    if bests:
-        axes.plot(*zip(*bests, strict=True), color="tab:red", marker="o", label="best so far")
-        axes.legend()
-    axes.set_xlabel("generation")
-    axes.set_ylabel("score")
-    axes.set_title("Evolutionary search")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

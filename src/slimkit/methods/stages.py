@@ -33,7 +33,7 @@ class StageRunner:
     def done(self, name: str) -> bool:
         return (self.stage_dir / f"{name}.pt").is_file()
 
-    def fit(self, name: str, module: L.LightningModule, epochs: int) -> dict[str, float]:
+    def fit(self, name: str, module: L.LightningModule, epochs: int, **trainer_overrides: object) -> dict[str, float]:
         """Train ``module`` for ``epochs`` (or load the finished stage); its test metrics, best checkpoint."""
         saved = self.stage_dir / f"{name}.pt"
         if saved.is_file():
@@ -48,7 +48,7 @@ class StageRunner:
         last = self.checkpoint_dir / "last.ckpt"
         resume = str(last) if last.is_file() and self.context.cfg.get("resume", True) else None
         log.info("stage %s: %d epochs%s", name, epochs, f", resuming from {resume}" if resume else "")
-        trainer = self.context.build_trainer(max_epochs=epochs)
+        trainer = self.context.build_trainer(max_epochs=epochs, **trainer_overrides)
         trainer.fit(module, datamodule=self.context.datamodule, ckpt_path=resume, weights_only=True)
         metrics = self.context.test_best(trainer, module)
         if trainer.is_global_zero:

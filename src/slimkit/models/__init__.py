@@ -3,8 +3,8 @@ datamodule, so one config runs on digits, CIFAR or ImageNet folders without edit
 
 from slimkit.models.lenet import LeNet5
 from slimkit.models.resnet import CifarResNet
-from slimkit.models.shufflenet_supernet import ShuffleNetOneShot
+from slimkit.models.shufflenet_supernet import ShuffleNetOneShot, ShuffleNetSupernet
 from slimkit.models.vgg import VGG16
 from slimkit.models.wrn import WideResNet
 
-__all__ = ["CifarResNet", "LeNet5", "ShuffleNetOneShot", "VGG16", "WideResNet"]
+__all__ = ["CifarResNet", "LeNet5", "ShuffleNetOneShot", "ShuffleNetSupernet", "VGG16", "WideResNet"]

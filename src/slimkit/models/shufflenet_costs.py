@@ -1,14 +1,19 @@
-"""FLOPs and parameter lookup tables of the SPOS search space, so the evolutionary search checks a constraint
-before it evaluates a candidate (REFERENCE.md section 2) without building the network.
+"""FLOPs, parameter and latency lookup tables of the SPOS search space, so the evolutionary search checks a
+constraint before it evaluates a candidate (REFERENCE.md section 2) without building the network.
 
 Each (block, op, channel scale) is measured once, alone, on an input of the shape it sees in the network,
 with ``torch.utils.flop_counter.FlopCounterMode`` (which counts convolutions and matmuls, as for the whole
 network), and the stem, last conv and classifier are measured once: a path's FLOPs and parameters are then
-sums of table entries, equal to FlopCounterMode and ``numel`` on the retrained network (tested).
+sums of table entries, equal to FlopCounterMode and ``numel`` on the retrained network (tested). Latency is
+measured the same way, per op, on the device the search runs on (the median of timed forward passes); a
+path's latency is the sum, which ignores what a fused whole network would save.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +24,7 @@ from slimkit.models.shufflenet_supernet import (
     BLOCK_CHOICES,
     CHANNEL_SCALES,
     DEFAULT_SCALE,
+    NUM_BLOCKS,
     ChoiceOp,
     Path,
     ShuffleNetOneShot,
@@ -47,39 +53,101 @@ def _keys(path: Path) -> list[tuple[int, int]]:
     return list(zip(path.blocks, path.scales, strict=True))
 
 
-def _measure(module: nn.Module, inputs: torch.Tensor) -> tuple[int, torch.Tensor]:
-    module.eval()
+def _measure(module: nn.Module, inputs: torch.Tensor) -> int:
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        output = module(inputs)
-    return counter.get_total_flops(), output
+        module(inputs)
+    return counter.get_total_flops()
 
 
 def _count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_cost_table(in_channels: int, num_classes: int, input_size: int, search_channels: bool) -> CostTable:
-    """Measure every op of the space for inputs of ``in_channels`` x ``input_size`` x ``input_size``."""
-    reference = ShuffleNetOneShot(in_channels, num_classes, input_size)  # any path: stem and head are shared
-    stem_flops, features = _measure(reference.stem, torch.zeros(1, in_channels, input_size, input_size))
+def _ops_of_space(
+    in_channels: int, num_classes: int, input_size: int, search_channels: bool, device: str = "cpu"
+) -> Iterator[tuple[int, tuple[int, int], nn.Module, torch.Tensor]]:
+    """Every op of the space as (block, (op, scale), module, its input); block -1 is the stem, head and
+    classifier, key (0, 0) for each of them. Inputs are single images of the shape the op sees."""
+    reference = ShuffleNetOneShot(in_channels, num_classes, input_size).to(device).eval()  # any path: same ends
+    features = torch.zeros(1, in_channels, input_size, input_size, device=device)
+    yield -1, (0, 0), reference.stem, features
+    with torch.no_grad():
+        features = reference.stem(features)
     scales = range(len(CHANNEL_SCALES)) if search_channels else (DEFAULT_SCALE,)
-    block_flops, block_params = [], []
-    for cin, cout, stride in block_layout(input_size):
-        flops: dict[tuple[int, int], int] = {}
-        params: dict[tuple[int, int], int] = {}
+    for block, (cin, cout, stride) in enumerate(block_layout(input_size)):
         for op_index, kind in enumerate(BLOCK_CHOICES):
             for scale in scales:
                 mid = mid_channels(cout, scale)
-                op = ChoiceOp(cin, cout, stride, kind, mid, affine=True)
-                flops[(op_index, scale)], output = _measure(_Fixed(op, mid), features)
-                params[(op_index, scale)] = _count_params(op)
-        features = output  # every op of a block has the same output shape
-        block_flops.append(flops)
-        block_params.append(params)
-    head_flops, pooled = _measure(reference.head, features)
-    classifier_flops, _ = _measure(reference.classifier, pooled)
-    base_params = _count_params(reference.stem) + _count_params(reference.head) + _count_params(reference.classifier)
-    return CostTable(stem_flops + head_flops + classifier_flops, base_params, tuple(block_flops), tuple(block_params))
+                op = _Fixed(ChoiceOp(cin, cout, stride, kind, mid, affine=True), mid).to(device).eval()
+                yield block, (op_index, scale), op, features
+        with torch.no_grad():
+            features = op(features)  # every op of a block has the same output shape
+    yield -1, (0, 0), reference.head, features
+    with torch.no_grad():
+        features = reference.head(features)
+    yield -1, (0, 0), reference.classifier, features
+
+
+def build_cost_table(in_channels: int, num_classes: int, input_size: int, search_channels: bool) -> CostTable:
+    """Measure every op of the space for inputs of ``in_channels`` x ``input_size`` x ``input_size``."""
+    base_flops = base_params = 0
+    block_flops: list[dict[tuple[int, int], int]] = [{} for _ in range(NUM_BLOCKS)]
+    block_params: list[dict[tuple[int, int], int]] = [{} for _ in range(NUM_BLOCKS)]
+    for block, key, module, inputs in _ops_of_space(in_channels, num_classes, input_size, search_channels):
+        flops, params = _measure(module, inputs), _count_params(module)
+        if block < 0:
+            base_flops, base_params = base_flops + flops, base_params + params
+        else:
+            block_flops[block][key], block_params[block][key] = flops, params
+    return CostTable(base_flops, base_params, tuple(block_flops), tuple(block_params))
+
+
+@dataclass(frozen=True)
+class LatencyTable:
+    """Milliseconds per forward pass of ``batch_size`` images on ``device``, per op (see the module docstring)."""
+
+    device: str
+    batch_size: int
+    base_ms: float
+    block_ms: tuple[dict[tuple[int, int], float], ...]
+
+    def latency_ms(self, path: Path) -> float:
+        return self.base_ms + sum(t[key] for t, key in zip(self.block_ms, _keys(path), strict=True))
+
+
+def build_latency_table(
+    in_channels: int,
+    num_classes: int,
+    input_size: int,
+    search_channels: bool,
+    device: str = "cpu",
+    batch_size: int = 1,
+    repeats: int = 10,
+) -> LatencyTable:
+    """Time every op of the space on ``device`` (median of ``repeats`` passes after two warm-up passes)."""
+    base_ms = 0.0
+    block_ms: list[dict[tuple[int, int], float]] = [{} for _ in range(NUM_BLOCKS)]
+    for block, key, module, single in _ops_of_space(in_channels, num_classes, input_size, search_channels, device):
+        milliseconds = _time_ms(module, single.expand(batch_size, *single.shape[1:]).contiguous(), repeats)
+        if block < 0:
+            base_ms += milliseconds
+        else:
+            block_ms[block][key] = milliseconds
+    return LatencyTable(str(device), batch_size, base_ms, tuple(block_ms))
+
+
+@torch.no_grad()
+def _time_ms(module: nn.Module, inputs: torch.Tensor, repeats: int) -> float:
+    synchronize = torch.cuda.synchronize if inputs.is_cuda else (lambda: None)
+    times = []
+    for run in range(repeats + 2):
+        synchronize()
+        start = time.perf_counter()
+        module(inputs)
+        synchronize()
+        if run >= 2:
+            times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
 
 
 class _Fixed(nn.Module):

@@ -106,6 +106,11 @@ class SlicedConvBN(nn.Module):
         x = F.conv2d(x, weight, None, self.stride, self.padding, 1, groups)
         bn = self.bn
         use_batch_stats = self.training or bn.running_mean is None
+        momentum = bn.momentum
+        if self.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if momentum is None:  # a cumulative average (BN recalibration), as nn.BatchNorm does it
+                momentum = 1.0 / float(bn.num_batches_tracked)
         x = F.batch_norm(
             x,
             None if bn.running_mean is None else bn.running_mean[:out_channels],
@@ -113,7 +118,7 @@ class SlicedConvBN(nn.Module):
             None if bn.weight is None else bn.weight[:out_channels],
             None if bn.bias is None else bn.bias[:out_channels],
             use_batch_stats,
-            bn.momentum if bn.momentum is not None else 0.0,
+            momentum if momentum is not None else 0.0,
             bn.eps,
         )
         return F.relu(x) if self.relu else x

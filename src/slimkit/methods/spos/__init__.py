@@ -3,6 +3,7 @@
 ``model=shufflenet_oneshot``. Not built yet (see the SPOS issue): the `method=spos` runner and configs that
 chain the stages, the search's plots and progress bar, mixed-precision search, the throughput benchmark."""
 
-from slimkit.methods.spos.module import SupernetModule, path_for_step
+from slimkit.methods.spos.module import LinearDecayModule, SupernetModule, path_for_step
+from slimkit.methods.spos.runner import SposRunner
 
-__all__ = ["SupernetModule", "path_for_step"]
+__all__ = ["LinearDecayModule", "SposRunner", "SupernetModule", "path_for_step"]

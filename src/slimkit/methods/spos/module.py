@@ -36,8 +36,21 @@ def path_for_step(
     raise ValueError(f"no path with FLOPs in {flops_range} after {MAX_DRAWS} draws: widen the range")
 
 
-class SupernetModule(ClassificationModule):
-    """ClassificationModule over a ShuffleNetSupernet that samples a path per step. Validation scores a
+class LinearDecayModule(ClassificationModule):
+    """The paper's recipe for the supernet and the retrained network: no weight decay on biases and BN, the
+    learning rate decayed linearly to zero per step."""
+
+    def configure_optimizers(self) -> dict:
+        decayed = [p for p in self.parameters() if p.ndim > 1]
+        plain = [p for p in self.parameters() if p.ndim <= 1]
+        optimizer = self.optimizer_factory([{"params": decayed}, {"params": plain, "weight_decay": 0.0}])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class SupernetModule(LinearDecayModule):
+    """LinearDecayModule over a ShuffleNetSupernet that samples a path per step. Validation and test score a
     fixed path per batch index (the same ones every epoch), so epochs compare."""
 
     def __init__(
@@ -67,11 +80,6 @@ class SupernetModule(ClassificationModule):
         self.model.set_path(self.path(-1 - batch_idx))
         super().validation_step(batch, batch_idx)
 
-    def configure_optimizers(self) -> dict:
-        """The paper's recipe: no weight decay on biases and BN, learning rate decayed linearly per step."""
-        decayed = [p for p in self.parameters() if p.ndim > 1]
-        plain = [p for p in self.parameters() if p.ndim <= 1]
-        optimizer = self.optimizer_factory([{"params": decayed}, {"params": plain, "weight_decay": 0.0}])
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.model.set_path(self.path(-1 - batch_idx))
+        super().test_step(batch, batch_idx)

@@ -16,8 +16,9 @@ from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from slimkit.models.shufflenet_costs import CostTable
+from slimkit.models.shufflenet_costs import CostTable, LatencyTable
 from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
 from slimkit.search import EvolutionSearch, SearchSpace
 
@@ -43,14 +44,22 @@ def candidate_path(values: dict[str, Any]) -> Path:
 
 @dataclass(frozen=True)
 class Caps:
-    """Constraints checked before evaluation (None: no cap)."""
+    """Constraints checked before evaluation (None: no cap); a latency cap needs the device's latency table."""
 
     max_flops: float | None = None
     max_params: float | None = None
+    max_latency_ms: float | None = None
+    latency: LatencyTable | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_latency_ms is not None and self.latency is None:
+            raise ValueError("a latency cap needs a latency table")
 
     def allows(self, costs: CostTable, path: Path) -> bool:
-        return (self.max_flops is None or costs.flops(path) <= self.max_flops) and (
-            self.max_params is None or costs.params(path) <= self.max_params
+        return (
+            (self.max_flops is None or costs.flops(path) <= self.max_flops)
+            and (self.max_params is None or costs.params(path) <= self.max_params)
+            and (self.max_latency_ms is None or self.latency.latency_ms(path) <= self.max_latency_ms)
         )
 
 
@@ -98,10 +107,12 @@ def run_search(
     search_blocks: bool = True,
     search_channels: bool = False,
     on_generation: Callable[[EvolutionSearch], None] | None = None,
+    progress: bool = False,
     **settings: Any,
 ) -> EvolutionSearch:
     """The evolutionary search, resumed from ``state_file`` when it exists and saved after every generation.
-    ``settings`` are EvolutionSearch's (population_size, generations, top_k, ..., seed)."""
+    ``settings`` are EvolutionSearch's (population_size, generations, top_k, ..., seed); ``progress`` shows a
+    progress bar per generation."""
 
     def feasible(values: dict[str, Any]) -> bool:
         return caps.allows(costs, candidate_path(values))
@@ -112,8 +123,13 @@ def run_search(
     else:
         search = EvolutionSearch(path_space(search_blocks, search_channels), constraint=feasible, **settings)
     while not search.finished:
-        for candidate in search.ask():
+        title = f"generation {search.generation + 1}/{search.settings.generations}"
+        bar = tqdm(search.ask(), desc=title, disable=not progress, leave=False, dynamic_ncols=True)
+        for candidate in bar:
             search.tell(candidate, evaluate(candidate_path(candidate.values)))
+            best = search.best(1)
+            if best:
+                bar.set_postfix(best=f"{best[0][1]:.4f}")
         search.save(state_file)
         if on_generation is not None:
             on_generation(search)

@@ -1,0 +1,255 @@
+"""``method=spos``: Single Path One-Shot NAS end to end (REFERENCE.md section 2).
+
+Stages (``stage``: supernet, search, retrain, or all three), each resumable:
+1. ``supernet``: the ShuffleNetV2 supernet (``model=shufflenet_supernet``, affine-free BN) trained with one
+   uniformly sampled path per step, optionally rejection-sampled into ``flops_range``;
+2. ``search``: the evolutionary search over the trained supernet under FLOPs / parameter / latency caps
+   (checked before evaluation), each candidate scored after BN recalibration on one fixed held-out split (the
+   data's validation split, carved from the training set); resumable per generation; ``search/top.json``,
+   ``search/best.json``, ``search/curve.png``, ``search/scatter.png``;
+3. ``retrain``: the best architecture (or ``architecture=<json>``) as a standalone network with normal BN,
+   trained from scratch; ``random_baseline=N`` retrains N random architectures under the same caps alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from pathlib import Path as FilePath
+from typing import Any, Literal
+
+import lightning as L
+import torch
+
+from slimkit.errors import ConfigError
+from slimkit.methods.classification import OptimizerFactory
+from slimkit.methods.spos.module import LinearDecayModule, SupernetModule
+from slimkit.methods.spos.report import write_search_report
+from slimkit.methods.spos.search import Caps, evaluate_path, run_search
+from slimkit.methods.stages import StageRunner
+from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet
+from slimkit.run_context import RunContext
+
+log = logging.getLogger(__name__)
+SUPERNET_TARGET = "slimkit.models.ShuffleNetSupernet"
+# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers)
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "population_size": 50,
+    "generations": 20,
+    "top_k": 10,
+    "mutation_count": 25,
+    "mutation_prob": 0.1,
+    "crossover_count": 25,
+    "max_flops": None,
+    "max_params": None,
+    "max_latency_ms": None,
+    "latency_batch_size": 1,
+    "calibration_batches": 200,
+    "holdout_batches": None,
+    "top": 10,
+    "progress": True,
+}
+EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
+
+
+class SposRunner:
+    def __init__(
+        self,
+        optimizer: OptimizerFactory,
+        stage: Literal["supernet", "search", "retrain", "all"] = "all",
+        space: Literal["block", "channel", "joint"] = "block",
+        label_smoothing: float = 0.1,
+        supernet_epochs: int = 120,
+        flops_range: list[float] | None = None,
+        supernet: str | None = None,
+        search: dict[str, Any] | None = None,
+        architecture: str | None = None,
+        retrain_epochs: int = 240,
+        random_baseline: int = 0,
+    ) -> None:
+        unknown = set(search or {}) - set(SEARCH_DEFAULTS)
+        if unknown:
+            raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(SEARCH_DEFAULTS)}")
+        if flops_range is not None and (len(flops_range) != 2 or flops_range[0] > flops_range[1]):
+            raise ConfigError(f"method.flops_range must be [min, max], got {flops_range}")
+        if supernet is not None and not FilePath(supernet).is_file():
+            raise ConfigError(f"method.supernet={supernet} is not a file (a stages/supernet.pt of an spos run)")
+        if stage == "retrain" and architecture is None:
+            raise ConfigError("method.stage=retrain needs method.architecture=<search/best.json or JSON text>")
+        if random_baseline < 0:
+            raise ConfigError(f"method.random_baseline must be >= 0, got {random_baseline}")
+        self.optimizer = optimizer
+        self.stage = stage
+        self.search_blocks = space in ("block", "joint")
+        self.search_channels = space in ("channel", "joint")
+        self.label_smoothing = label_smoothing
+        self.supernet_epochs = supernet_epochs
+        self.flops_range = tuple(flops_range) if flops_range is not None else None
+        self.supernet_file = supernet
+        self.search_settings = {**SEARCH_DEFAULTS, **(search or {})}
+        self.architecture = architecture
+        self.retrain_epochs = retrain_epochs
+        self.random_baseline = random_baseline
+
+    def run(self, context: RunContext) -> dict[str, float]:
+        stages = StageRunner(context)
+        channels, size, _ = context.datamodule.input_shape
+        classes = context.datamodule.num_classes
+        costs = build_cost_table(channels, classes, size, self.search_channels)
+        caps = self._caps(channels, classes, size)
+        metrics: dict[str, float] = {}
+        best = Path.from_json(_read_architecture(self.architecture)) if self.architecture else None
+
+        if self.stage != "retrain":
+            supernet = self._supernet(context, stages, costs, metrics)
+            if self.stage in ("search", "all"):
+                best = self._search(context, supernet, costs, caps, metrics)
+        if self.stage in ("retrain", "all"):
+            metrics |= self._retrain(context, stages, "retrain", best, costs)
+            if self.random_baseline:
+                metrics |= self._random_baseline(context, stages, costs, caps, metrics["test/acc"])
+        return metrics
+
+    def _caps(self, channels: int, classes: int, size: int) -> Caps:
+        settings = self.search_settings
+        latency = None
+        if settings["max_latency_ms"] is not None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            latency = build_latency_table(
+                channels, classes, size, self.search_channels, device, settings["latency_batch_size"]
+            )
+            log.info("latency table measured on %s at batch %d", device, settings["latency_batch_size"])
+        return Caps(settings["max_flops"], settings["max_params"], settings["max_latency_ms"], latency)
+
+    def _supernet(
+        self, context: RunContext, stages: StageRunner, costs: CostTable, metrics: dict[str, float]
+    ) -> SupernetModule:
+        target = context.cfg.model.get("_target_")
+        if target != SUPERNET_TARGET:
+            raise ConfigError(f"method=spos trains a supernet: use model=shufflenet_supernet (got {target})")
+        model = context.build_model(search_channels=self.search_channels)
+        module = SupernetModule(
+            model,
+            context.datamodule.num_classes,
+            self.optimizer,
+            self.label_smoothing,
+            seed=int(context.cfg.seed),
+            search_blocks=self.search_blocks,
+            costs=costs,
+            flops_range=self.flops_range,
+        )
+        if self.supernet_file:
+            _load_supernet(module, self.supernet_file)
+        elif self.stage == "search" and not stages.done("supernet"):
+            raise ConfigError("method.stage=search needs a trained supernet: method.supernet=<stages/supernet.pt>")
+        else:
+            trainer_overrides = {"strategy": "ddp_find_unused_parameters_true"} if _is_ddp(context) else {}
+            fitted = stages.fit("supernet", module, self.supernet_epochs, **trainer_overrides)
+            metrics |= {f"supernet/{name.replace('/', '_')}": value for name, value in fitted.items()}
+        return module
+
+    def _search(
+        self, context: RunContext, module: SupernetModule, costs: CostTable, caps: Caps, metrics: dict[str, float]
+    ) -> Path:
+        settings = self.search_settings
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        supernet: ShuffleNetSupernet = module.model.to(device)
+        data = context.datamodule
+        data.setup("fit")
+        calibration = _batches(data.train_dataloader(), settings["calibration_batches"], device)
+        holdout = _batches(data.val_dataloader(), settings["holdout_batches"], device)
+        log.info(
+            "search: BN recalibration on %d training batches, scored on %d held-out batches",
+            len(calibration),
+            len(holdout),
+        )
+        search_dir = context.output_dir / "search"
+        search_dir.mkdir(parents=True, exist_ok=True)
+        search = run_search(
+            lambda path: evaluate_path(supernet, path, calibration, holdout),
+            costs,
+            caps,
+            search_dir / "state.json",
+            self.search_blocks,
+            self.search_channels,
+            progress=settings["progress"],
+            seed=int(context.cfg.seed),
+            **{key: settings[key] for key in EVOLUTION_KEYS},
+        )
+        best, summary = write_search_report(search, costs, caps, search_dir, settings["top"])
+        metrics |= summary
+        return best
+
+    def _retrain(
+        self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable
+    ) -> dict[str, float]:
+        """Train ``path`` from scratch with normal BN; every retrain starts from the same seed (alike)."""
+        L.seed_everything(int(context.cfg.seed), workers=True)
+        channels, size, _ = context.datamodule.input_shape
+        network = ShuffleNetOneShot(channels, context.datamodule.num_classes, size, path)
+        module = LinearDecayModule(network, context.datamodule.num_classes, self.optimizer, None, self.label_smoothing)
+        log.info("%s: %s (%.2f MFLOPs)", name, path.to_json(), costs.flops(path) / 1e6)
+        metrics = stages.fit(name, module, self.retrain_epochs)
+        return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
+
+    def _random_baseline(
+        self, context: RunContext, stages: StageRunner, costs: CostTable, caps: Caps, searched: float
+    ) -> dict[str, float]:
+        rng = random.Random(int(context.cfg.seed) + 1)
+        accuracies = []
+        for index in range(self.random_baseline):
+            path = _feasible_random_path(rng, caps, costs, self.search_blocks, self.search_channels)
+            accuracies.append(self._retrain(context, stages, f"random{index}", path, costs)["test/acc"])
+        mean = sum(accuracies) / len(accuracies)
+        std = (sum((acc - mean) ** 2 for acc in accuracies) / len(accuracies)) ** 0.5
+        log.info("searched architecture %.4f vs %d random ones %.4f +- %.4f", searched, len(accuracies), mean, std)
+        return {
+            "random/mean_test_acc": mean,
+            "random/std_test_acc": std,
+            "random/max_test_acc": max(accuracies),
+            "random/count": float(len(accuracies)),
+            "searched_minus_random_mean": searched - mean,
+        }
+
+
+def _is_ddp(context: RunContext) -> bool:
+    return str(context.cfg.trainer.get("strategy", "")).startswith("ddp")
+
+
+def _batches(loader: Any, limit: int | None, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``limit`` batches (all when None), kept: every candidate sees the very same ones."""
+    batches = []
+    for inputs, labels in loader:
+        if limit is not None and len(batches) >= limit:
+            break
+        batches.append((inputs.to(device), labels.to(device)))
+    return batches
+
+
+def _load_supernet(module: SupernetModule, file: str) -> None:
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        module.load_state_dict(state.get("module", state))
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigError(f"method.supernet={file} is not a supernet of this space and data: {first}") from None
+
+
+def _read_architecture(architecture: str) -> str:
+    text = FilePath(architecture).read_text() if FilePath(architecture).is_file() else architecture
+    try:
+        Path.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"method.architecture: not an architecture file or JSON text ({error})") from None
+    return text
+
+
+def _feasible_random_path(
+    rng: random.Random, caps: Caps, costs: CostTable, search_blocks: bool, search_channels: bool, draws: int = 10_000
+) -> Path:
+    for _ in range(draws):
+        path = Path.sample(rng, search_channels=search_channels, search_blocks=search_blocks)
+        if caps.allows(costs, path):
+            return path
+    raise ConfigError(f"no random architecture within the caps after {draws} draws: loosen method.search.max_*")
