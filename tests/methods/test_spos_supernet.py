@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import random
 
 import pytest
 import torch
@@ -12,8 +13,9 @@ from lightning import Trainer
 
 from slimkit.data import DigitsDataModule
 from slimkit.methods.spos import SupernetModule, path_for_step
+from slimkit.methods.spos.module import batch_statistics
 from slimkit.models.shufflenet_costs import build_cost_table
-from slimkit.models.shufflenet_supernet import ShuffleNetSupernet
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
 
 
 def test_paths_depend_on_seed_and_step_only():
@@ -60,3 +62,22 @@ def test_supernet_training_updates_only_the_sampled_ops():
                 if name.startswith(prefix) and name.endswith("weight")
             )
             assert changed == (choice in used), (block, choice)
+
+
+def test_supernet_scoring_uses_batch_statistics_and_leaves_the_running_ones():
+    torch.manual_seed(0)
+    supernet = ShuffleNetSupernet(1, 10, 8).eval()
+    path = Path.sample(random.Random(5))
+    inputs = torch.randn(16, 1, 8, 8)
+    before = {
+        name: value.clone() for name, value in supernet.state_dict().items() if "running" in name or "tracked" in name
+    }
+    reference = copy.deepcopy(supernet).train()
+    with torch.no_grad(), batch_statistics(supernet):
+        scored = supernet(inputs, path)
+    with torch.no_grad():
+        expected = reference(inputs, path)
+    torch.testing.assert_close(scored, expected)
+    after = supernet.state_dict()
+    assert all(torch.equal(after[name], value) for name, value in before.items())
+    assert not any(module.training for module in supernet.modules())

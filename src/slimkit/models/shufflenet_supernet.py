@@ -105,9 +105,9 @@ class SlicedConvBN(nn.Module):
             weight, groups = self.conv.weight[:out_channels, : x.shape[1]], 1
         x = F.conv2d(x, weight, None, self.stride, self.padding, 1, groups)
         bn = self.bn
-        use_batch_stats = self.training or bn.running_mean is None
+        use_batch_stats = bn.training or bn.running_mean is None
         momentum = bn.momentum
-        if self.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
             if momentum is None:  # a cumulative average (BN recalibration), as nn.BatchNorm does it
                 momentum = 1.0 / float(bn.num_batches_tracked)

@@ -1,9 +1,10 @@
-"""SPOS (Guo et al. 2020; REFERENCE.md section 2): supernet training by uniform single-path sampling
-(``SupernetModule``) and the in-process evolutionary search (``search.run_search``). The retrain network is
-``model=shufflenet_oneshot``. Not built yet (see the SPOS issue): the `method=spos` runner and configs that
-chain the stages, the search's plots and progress bar, mixed-precision search, the throughput benchmark."""
+"""SPOS (Guo et al. 2020; REFERENCE.md section 2): ``method=spos`` (``SposRunner``) trains the supernet by
+uniform single-path sampling (``SupernetModule``), runs the in-process evolutionary search under cost caps
+(``search.run_search``) and retrains the best architecture (``model=shufflenet_oneshot``). Not built yet (see
+the SPOS issue): mixed-precision search and the GPU throughput benchmark."""
 
+from slimkit.methods.spos.mixed_precision_runner import MixedPrecisionRunner
 from slimkit.methods.spos.module import LinearDecayModule, SupernetModule, path_for_step
 from slimkit.methods.spos.runner import SposRunner
 
-__all__ = ["LinearDecayModule", "SposRunner", "SupernetModule", "path_for_step"]
+__all__ = ["LinearDecayModule", "MixedPrecisionRunner", "SposRunner", "SupernetModule", "path_for_step"]

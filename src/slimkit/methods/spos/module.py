@@ -9,8 +9,11 @@ communicating, and a resumed run draws the paths an uninterrupted one would have
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
+from torch import nn
 
 from slimkit.methods.classification import ClassificationModule, OptimizerFactory
 from slimkit.models.shufflenet_costs import CostTable
@@ -49,9 +52,28 @@ class LinearDecayModule(ClassificationModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
+@contextmanager
+def batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Normalize with each batch's own statistics and leave the running ones as they are: a supernet's running
+    BN statistics average over every path sampled in training and fit none of them (the search recalibrates
+    them per candidate instead)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for norm in norms:
+        norm.train()
+        norm.momentum = 0.0  # running = 1 * running + 0 * batch
+    try:
+        yield
+    finally:
+        for norm, (training, momentum, tracked) in zip(norms, saved, strict=True):
+            norm.train(training)
+            norm.momentum = momentum
+            norm.num_batches_tracked.copy_(tracked)
+
+
 class SupernetModule(LinearDecayModule):
     """LinearDecayModule over a ShuffleNetSupernet that samples a path per step. Validation and test score a
-    fixed path per batch index (the same ones every epoch), so epochs compare."""
+    fixed path per batch index (the same ones every epoch, so epochs compare) with batch BN statistics."""
 
     def __init__(
         self,
@@ -78,8 +100,10 @@ class SupernetModule(LinearDecayModule):
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.model.set_path(self.path(-1 - batch_idx))
-        super().validation_step(batch, batch_idx)
+        with batch_statistics(self.model):
+            super().validation_step(batch, batch_idx)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.model.set_path(self.path(-1 - batch_idx))
-        super().test_step(batch, batch_idx)
+        with batch_statistics(self.model):
+            super().test_step(batch, batch_idx)

@@ -25,7 +25,7 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.spos.module import LinearDecayModule, SupernetModule
 from slimkit.methods.spos.report import write_search_report
-from slimkit.methods.spos.search import Caps, evaluate_path, run_search
+from slimkit.methods.spos.search import Caps, batches_of, evaluate_path, run_search
 from slimkit.methods.stages import StageRunner
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet
@@ -157,8 +157,8 @@ class SposRunner:
         supernet: ShuffleNetSupernet = module.model.to(device)
         data = context.datamodule
         data.setup("fit")
-        calibration = _batches(data.train_dataloader(), settings["calibration_batches"], device)
-        holdout = _batches(data.val_dataloader(), settings["holdout_batches"], device)
+        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], device)
+        holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], device)
         log.info(
             "search: BN recalibration on %d training batches, scored on %d held-out batches",
             len(calibration),
@@ -215,16 +215,6 @@ class SposRunner:
 
 def _is_ddp(context: RunContext) -> bool:
     return str(context.cfg.trainer.get("strategy", "")).startswith("ddp")
-
-
-def _batches(loader: Any, limit: int | None, device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``limit`` batches (all when None), kept: every candidate sees the very same ones."""
-    batches = []
-    for inputs, labels in loader:
-        if limit is not None and len(batches) >= limit:
-            break
-        batches.append((inputs.to(device), labels.to(device)))
-    return batches
 
 
 def _load_supernet(module: SupernetModule, file: str) -> None:

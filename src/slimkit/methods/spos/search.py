@@ -80,6 +80,16 @@ def recalibrate_bn(model: nn.Module, batches: Batches, forward: Callable[[torch.
     model.eval()
 
 
+def batches_of(loader: Any, limit: int | None, device: torch.device | str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``limit`` batches (all when None), kept: every candidate sees the very same ones."""
+    batches = []
+    for inputs, labels in loader:
+        if limit is not None and len(batches) >= limit:
+            break
+        batches.append((inputs.to(device), labels.to(device)))
+    return batches
+
+
 @torch.no_grad()
 def accuracy(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> float:
     correct = total = 0

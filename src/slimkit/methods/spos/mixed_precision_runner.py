@@ -1,0 +1,222 @@
+"""``method=spos_bits``: SPOS mixed-precision quantization search end to end (see mixed_precision.py).
+
+1. ``supernet``: the model's shared weights trained under a uniformly drawn width per layer every step;
+2. search: per-layer widths under a weight-memory (``budget=size``) or BitOPs (``budget=bitops``) budget equal
+   to the cost of every layer at ``budget_bits`` (checked before evaluation), each candidate scored after BN
+   recalibration on the same training batches, on the same held-out (validation) batches;
+3. the chosen widths against every layer at ``budget_bits`` (the same cost): both from the shared weights
+   with recalibrated BN, then both fine-tuned alike for ``finetune_epochs`` at their fixed widths and tested.
+Outputs: ``search/bits.json`` (the chosen widths per layer, their cost), ``search/top.json``, the curve plot.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import lightning as L
+import torch
+
+from slimkit.errors import ConfigError
+from slimkit.methods.classification import OptimizerFactory, SchedulerFactory
+from slimkit.methods.spos.mixed_precision import (
+    BitsSupernetModule,
+    LayerCosts,
+    bit_choices,
+    forget_codebooks,
+    measure_costs,
+    quantizable_layers,
+    set_bits,
+)
+from slimkit.methods.spos.search import accuracy, batches_of, recalibrate_bn
+from slimkit.methods.stages import StageRunner
+from slimkit.run_context import RunContext
+from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search.persistence import write_json_atomic
+from slimkit.search.plots import plot_search_curve
+
+log = logging.getLogger(__name__)
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "population_size": 50,
+    "generations": 20,
+    "top_k": 10,
+    "mutation_count": 25,
+    "mutation_prob": 0.1,
+    "crossover_count": 25,
+    "calibration_batches": 20,
+    "holdout_batches": None,
+    "top": 10,
+}
+
+
+class MixedPrecisionRunner:
+    def __init__(
+        self,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        widths: list[int] | None = None,
+        label_smoothing: float = 0.0,
+        supernet_epochs: int = 30,
+        recompute_every: int = 20,
+        budget: Literal["size", "bitops"] = "size",
+        budget_bits: int = 3,
+        activation_bits: int = 8,
+        search: dict[str, Any] | None = None,
+        finetune_epochs: int = 0,
+    ) -> None:
+        widths = sorted({int(w) for w in (widths or [2, 3, 4, 8])})
+        if not widths or any(not 1 <= w <= 16 for w in widths):
+            raise ConfigError(f"method.widths must be bit widths in 1..16, got {widths}")
+        if not widths[0] < budget_bits <= widths[-1]:
+            raise ConfigError(
+                f"method.budget_bits={budget_bits} must be above the smallest of method.widths {widths} (at the "
+                "smallest only the uniform network fits) and at most the largest"
+            )
+        unknown = set(search or {}) - set(SEARCH_DEFAULTS)
+        if unknown:
+            raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(SEARCH_DEFAULTS)}")
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.widths, self.label_smoothing = widths, label_smoothing
+        self.supernet_epochs, self.recompute_every = supernet_epochs, recompute_every
+        self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
+        self.search_settings = {**SEARCH_DEFAULTS, **(search or {})}
+        self.finetune_epochs = finetune_epochs
+
+    def run(self, context: RunContext) -> dict[str, float]:
+        stages = StageRunner(context)
+        seed = int(context.cfg.seed)
+        model = context.build_model()
+        costs = measure_costs(model, context.datamodule.input_shape)
+        module = self._module(model, context, seed)
+        supernet = stages.fit("supernet", module, self.supernet_epochs)
+        metrics = {f"supernet/{name.replace('/', '_')}": value for name, value in supernet.items()}
+
+        layers = len(costs.weights)
+        uniform = [self.budget_bits] * layers
+        limit = self._cost(costs, uniform)
+        data = context.datamodule
+        data.setup("fit")
+        settings = self.search_settings
+        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], torch.device("cpu"))
+        holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], torch.device("cpu"))
+        exact = _ExactCodebooks(model)
+
+        def evaluate(bits: list[int]) -> float:
+            exact.use(bits)
+            recalibrate_bn(model, calibration, model)
+            return accuracy(model, holdout)
+
+        chosen, search = self._search(evaluate, costs, limit, layers, seed, context)
+        metrics |= {
+            "search/holdout_acc": search.best(1)[0][1],
+            "search/cost": float(self._cost(costs, chosen)),
+            "search/budget": float(limit),
+            "uniform/holdout_acc": evaluate(uniform),
+        }
+        data.setup("test")
+        for name, bits in (("mixed", chosen), ("uniform", uniform)):
+            exact.use(bits)
+            recalibrate_bn(model, calibration, model)
+            metrics[f"{name}/test_acc_shared"] = accuracy(model, batches_of(data.test_dataloader(), None, "cpu"))
+        if self.finetune_epochs > 0:
+            metrics |= self._finetune(context, stages, chosen, uniform, seed)
+        metrics["test/acc"] = metrics.get("mixed/test_acc", metrics["mixed/test_acc_shared"])
+        log.info(
+            "widths %s (cost %d <= %d); uniform %d bits: %s",
+            chosen,
+            self._cost(costs, chosen),
+            limit,
+            self.budget_bits,
+            {k: round(v, 4) for k, v in metrics.items() if "test_acc" in k},
+        )
+        return metrics
+
+    def _module(
+        self, model: torch.nn.Module, context: RunContext, seed: int, fixed_bits: list[int] | None = None
+    ) -> BitsSupernetModule:
+        return BitsSupernetModule(
+            model,
+            context.datamodule.num_classes,
+            self.optimizer,
+            self.scheduler,
+            self.widths,
+            seed,
+            self.recompute_every,
+            self.label_smoothing,
+            fixed_bits,
+        )
+
+    def _cost(self, costs: LayerCosts, bits: list[int]) -> int:
+        return costs.size_bits(bits) if self.budget == "size" else costs.bitops(bits, self.activation_bits)
+
+    def _search(
+        self, evaluate: Any, costs: LayerCosts, limit: int, layers: int, seed: int, context: RunContext
+    ) -> tuple[list[int], EvolutionSearch]:
+        space = SearchSpace({f"bits{i}": self.widths for i in range(layers)})
+
+        def as_bits(values: dict[str, Any]) -> list[int]:
+            return [int(values[f"bits{i}"]) for i in range(layers)]
+
+        def feasible(values: dict[str, Any]) -> bool:
+            return self._cost(costs, as_bits(values)) <= limit
+
+        settings = self.search_settings
+        folder = context.output_dir / "search"
+        folder.mkdir(parents=True, exist_ok=True)
+        state = folder / "state.json"
+        evolution = {
+            key: settings[key]
+            for key in SEARCH_DEFAULTS
+            if key not in ("calibration_batches", "holdout_batches", "top")
+        }
+        search = (
+            EvolutionSearch.load(state, constraint=feasible)
+            if state.exists()
+            else EvolutionSearch(space, constraint=feasible, seed=seed, **evolution)
+        )
+        while not search.finished:
+            for candidate in search.ask():
+                search.tell(candidate, evaluate(as_bits(candidate.values)))
+            search.save(state)
+        if not search.best(1):
+            raise ConfigError(f"the search found no widths within the budget ({limit}): raise method.budget_bits")
+        top = [
+            {"bits": as_bits(c.values), "holdout_acc": s, "cost": self._cost(costs, as_bits(c.values))}
+            for c, s in search.best(settings["top"])
+        ]
+        write_json_atomic(folder / "top.json", top)
+        write_json_atomic(folder / "bits.json", {"budget": self.budget, "limit": limit, **top[0]})
+        plot_search_curve(search.history, folder / "curve.png", ylabel="held-out top-1 (recalibrated BN)")
+        return top[0]["bits"], search
+
+    def _finetune(
+        self, context: RunContext, stages: StageRunner, chosen: list[int], uniform: list[int], seed: int
+    ) -> dict[str, float]:
+        """Both networks from the shared weights, trained alike at their fixed widths (STE), then tested."""
+        results = {}
+        shared = torch.load(stages.stage_dir / "supernet.pt", map_location="cpu", weights_only=True)["module"]
+        for name, bits in (("mixed", chosen), ("uniform", uniform)):
+            L.seed_everything(seed, workers=True)
+            module = self._module(context.build_model(), context, seed, fixed_bits=bits)
+            module.load_state_dict(shared)
+            tested = stages.fit(f"finetune_{name}", module, self.finetune_epochs)
+            results[f"{name}/test_acc"] = tested["test/acc"]
+        return results
+
+
+class _ExactCodebooks:
+    """Codebooks solved once per (layer, width) from the trained weights, reused across candidates."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.cache: dict[tuple[int, int], torch.Tensor] = {}
+        forget_codebooks(model)
+
+    def use(self, bits: list[int]) -> None:
+        set_bits(self.model, bits)
+        layers = list(quantizable_layers(self.model).values())
+        for index, (layer, choice, width) in enumerate(zip(layers, bit_choices(self.model), bits, strict=True)):
+            key = (index, width)
+            if key not in self.cache:
+                self.cache[key] = choice.solve(layer.parametrizations.weight.original, width)
+            choice.codebooks[width] = self.cache[key]

@@ -1,0 +1,91 @@
+"""method=spos_bits (SPOS mixed-precision search): widths drawn per step from (seed, step), exact DP levels
+straight through, costs from the layers, and a run that returns widths within the budget, compared with the
+uniform network of the same cost."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import QUICK, read_results, run_train
+
+from slimkit.methods.spos.mixed_precision import attach, bits_for_step, measure_costs, set_bits
+from slimkit.models import CifarResNet, LeNet5
+from slimkit.quant import optimal_codebook
+
+
+def test_a_layer_at_b_bits_takes_the_dp_levels_and_passes_gradients_straight_through():
+    torch.manual_seed(0)
+    model = LeNet5(1, 10, 16)
+    names = attach(model)
+    set_bits(model, [2] * len(names))
+    layer = model.get_submodule(names[0])
+    original = layer.parametrizations.weight.original
+    levels = optimal_codebook(original, 4).codebook.to(original.dtype)
+    assert set(layer.weight.detach().unique().tolist()) <= set(levels.tolist())
+    layer.weight.sum().backward()
+    assert torch.equal(original.grad, torch.ones_like(original))
+    set_bits(model, None)
+    assert torch.equal(layer.weight, original)
+
+
+def test_costs_count_index_bits_codebooks_and_macs():
+    model = LeNet5(1, 10, 16)
+    costs = measure_costs(model, (1, 16, 16))
+    weights = [m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    assert list(costs.weights) == weights
+    bits = [2, 3, 4, 8, 2]
+    assert costs.size_bits(bits) == sum(n * b + 32 * 2**b for n, b in zip(weights, bits, strict=True))
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    out = first(torch.zeros(1, 1, 16, 16))
+    assert costs.macs[0] == out.numel() * first.weight[0].numel()
+    assert costs.bitops(bits, 8) == sum(m * b * 8 for m, b in zip(costs.macs, bits, strict=True))
+
+
+def test_every_rank_draws_the_same_widths_and_steps_differ():
+    assert bits_for_step(3, 17, 20, [2, 3, 4, 8]) == bits_for_step(3, 17, 20, [2, 3, 4, 8])
+    assert len({tuple(bits_for_step(3, step, 20, [2, 3, 4, 8])) for step in range(10)}) == 10
+
+
+def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_same_cost(tmp_path):
+    done = run_train(
+        [
+            "experiment=spos_bits_digits",
+            *QUICK,
+            "trainer.max_epochs=1",
+            "trainer.limit_test_batches=2",
+            "method.finetune_epochs=1",
+            "method.search.population_size=4",
+            "method.search.generations=2",
+            "method.search.top_k=2",
+            "method.search.mutation_count=1",
+            "method.search.crossover_count=1",
+            "method.search.calibration_batches=2",
+            "method.search.holdout_batches=2",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = read_results(tmp_path)["metrics"]
+    chosen = json.loads((tmp_path / "search" / "bits.json").read_text())
+    assert chosen["cost"] <= chosen["limit"] == metrics["search/budget"]
+    layers = [m for m in CifarResNet(1, 10, 16).modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    assert set(chosen["bits"]) <= {2, 3, 4, 8} and len(chosen["bits"]) == len(layers)
+    for name in ("mixed/test_acc", "uniform/test_acc", "mixed/test_acc_shared", "uniform/test_acc_shared"):
+        assert 0.0 <= metrics[name] <= 1.0
+    assert metrics["test/acc"] == metrics["mixed/test_acc"]
+    assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {"supernet", "finetune_mixed", "finetune_uniform"}
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("method.budget_bits=2", "method.budget_bits=2 must be above the smallest of method.widths [2, 3, 4, 8]"),
+        ("method.widths=[0,3]", "method.widths must be bit widths in 1..16, got [0, 3]"),
+        ("+method.search.popsize=3", "method.search has unknown keys ['popsize']"),
+    ],
+)
+def test_bad_settings_are_one_line(tmp_path, override, message):
+    done = run_train(["method=spos_bits", override, f"hydra.run.dir={tmp_path}"])
+    assert done.returncode == 2 and message in done.stderr.strip().splitlines()[-1]
