@@ -7,9 +7,11 @@ import json
 import re
 
 import pytest
+import torch
 from conftest import QUICK, compose_config, read_results, run_train
 
 from slimkit.errors import ConfigError
+from slimkit.methods.spos import path_for_step
 from slimkit.methods.spos.search import Caps
 from slimkit.models.shufflenet_costs import build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot
@@ -116,3 +118,22 @@ def test_a_latency_cap_is_a_sum_of_measured_ops_and_needs_its_table():
     assert not Caps(max_latency_ms=latency.latency_ms(path) * 0.5, latency=latency).allows(costs, path)
     with pytest.raises(ValueError, match="a latency cap needs a latency table"):
         Caps(max_latency_ms=1.0)
+
+
+def test_under_ddp_every_rank_trains_the_same_paths_and_unsampled_ops_stay_untouched(tmp_path):
+    """Two CPU ranks (gloo), 3 steps: every op of a path drawn from (seed, step) moved, every other op kept
+    its initial weights exactly (a run with 0 epochs saves them): no rank updated an op the others did not."""
+    ddp = [*TINY, "trainer=ddp_cpu", "trainer.devices=2", "trainer.limit_train_batches=3", "method.stage=supernet"]
+    ddp.append("objective=supernet/test_acc")
+    for epochs, folder in ((0, "initial"), (1, "trained")):
+        done = run_train([*ddp, f"trainer.max_epochs={epochs}", f"hydra.run.dir={tmp_path / folder}"])
+        assert done.returncode == 0, done.stderr[-3000:]
+    initial, trained = (
+        torch.load(tmp_path / folder / "stages" / "supernet.pt", weights_only=True)["module"]
+        for folder in ("initial", "trained")
+    )
+    sampled = {(block, op) for step in range(3) for block, op in enumerate(path_for_step(42, step).blocks)}
+    for name, value in initial.items():
+        if name.startswith("model.blocks.") and not name.endswith(("running_mean", "running_var", "tracked")):
+            block, op = (int(part) for part in name.split(".")[2:4])
+            assert torch.equal(trained[name], value) != ((block, op) in sampled), name
