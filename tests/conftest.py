@@ -26,6 +26,17 @@ QUICK = [
     "callbacks.progress_bar=null",
 ]
 
+# an evolutionary search of 2 generations of 4 candidates, scored on 2 + 2 batches (SPOS, spos_bits)
+TINY_SEARCH = [
+    "method.search.population_size=4",
+    "method.search.generations=2",
+    "method.search.top_k=2",
+    "method.search.mutation_count=1",
+    "method.search.crossover_count=1",
+    "method.search.calibration_batches=2",
+    "method.search.holdout_batches=2",
+]
+
 
 def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:
     """The composed train config, as train.py would see it, with the job's output dir set."""

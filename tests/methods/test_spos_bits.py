@@ -8,7 +8,7 @@ import json
 
 import pytest
 import torch
-from conftest import QUICK, read_results, run_train
+from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
 from slimkit.methods.spos.mixed_precision import attach, bits_for_step, measure_costs, set_bits
 from slimkit.models import CifarResNet, LeNet5
@@ -56,13 +56,7 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
             "trainer.max_epochs=1",
             "trainer.limit_test_batches=2",
             "method.finetune_epochs=1",
-            "method.search.population_size=4",
-            "method.search.generations=2",
-            "method.search.top_k=2",
-            "method.search.mutation_count=1",
-            "method.search.crossover_count=1",
-            "method.search.calibration_batches=2",
-            "method.search.holdout_batches=2",
+            *TINY_SEARCH,
             f"hydra.run.dir={tmp_path}",
         ]
     )

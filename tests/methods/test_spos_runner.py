@@ -8,7 +8,7 @@ import re
 
 import pytest
 import torch
-from conftest import QUICK, compose_config, read_results, run_train
+from conftest import QUICK, TINY_SEARCH, compose_config, read_results, run_train
 
 from slimkit.errors import ConfigError
 from slimkit.methods.spos import path_for_step
@@ -24,13 +24,7 @@ TINY = [
     "trainer.max_epochs=1",
     "trainer.limit_test_batches=2",
     "method.retrain_epochs=1",
-    "method.search.population_size=4",
-    "method.search.generations=2",
-    "method.search.top_k=2",
-    "method.search.mutation_count=1",
-    "method.search.crossover_count=1",
-    "method.search.calibration_batches=2",
-    "method.search.holdout_batches=2",
+    *TINY_SEARCH,
     "method.search.progress=false",
     f"method.search.max_flops={MAX_FLOPS}",
 ]

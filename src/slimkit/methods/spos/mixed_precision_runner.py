@@ -28,7 +28,14 @@ from slimkit.methods.spos.mixed_precision import (
     quantizable_layers,
     set_bits,
 )
-from slimkit.methods.spos.search import accuracy, batches_of, recalibrate_bn
+from slimkit.methods.spos.search import (
+    EVOLUTION_KEYS,
+    SEARCH_DEFAULTS,
+    accuracy,
+    batches_of,
+    recalibrate_bn,
+    search_settings,
+)
 from slimkit.methods.stages import StageRunner
 from slimkit.run_context import RunContext
 from slimkit.search import EvolutionSearch, SearchSpace
@@ -36,17 +43,7 @@ from slimkit.search.persistence import write_json_atomic
 from slimkit.search.plots import plot_search_curve
 
 log = logging.getLogger(__name__)
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "population_size": 50,
-    "generations": 20,
-    "top_k": 10,
-    "mutation_count": 25,
-    "mutation_prob": 0.1,
-    "crossover_count": 25,
-    "calibration_batches": 20,
-    "holdout_batches": None,
-    "top": 10,
-}
+BITS_SEARCH_DEFAULTS: dict[str, Any] = {**SEARCH_DEFAULTS, "calibration_batches": 20}
 
 
 class MixedPrecisionRunner:
@@ -72,14 +69,11 @@ class MixedPrecisionRunner:
                 f"method.budget_bits={budget_bits} must be above the smallest of method.widths {widths} (at the "
                 "smallest only the uniform network fits) and at most the largest"
             )
-        unknown = set(search or {}) - set(SEARCH_DEFAULTS)
-        if unknown:
-            raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(SEARCH_DEFAULTS)}")
         self.optimizer, self.scheduler = optimizer, scheduler
         self.widths, self.label_smoothing = widths, label_smoothing
         self.supernet_epochs, self.recompute_every = supernet_epochs, recompute_every
         self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
-        self.search_settings = {**SEARCH_DEFAULTS, **(search or {})}
+        self.search_settings = search_settings(search, BITS_SEARCH_DEFAULTS)
         self.finetune_epochs = finetune_epochs
 
     def run(self, context: RunContext) -> dict[str, float]:
@@ -164,11 +158,7 @@ class MixedPrecisionRunner:
         folder = context.output_dir / "search"
         folder.mkdir(parents=True, exist_ok=True)
         state = folder / "state.json"
-        evolution = {
-            key: settings[key]
-            for key in SEARCH_DEFAULTS
-            if key not in ("calibration_batches", "holdout_batches", "top")
-        }
+        evolution = {key: settings[key] for key in EVOLUTION_KEYS}
         search = (
             EvolutionSearch.load(state, constraint=feasible)
             if state.exists()

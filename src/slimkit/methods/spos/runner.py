@@ -25,7 +25,15 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.spos.module import LinearDecayModule, SupernetModule
 from slimkit.methods.spos.report import write_search_report
-from slimkit.methods.spos.search import Caps, batches_of, evaluate_path, run_search
+from slimkit.methods.spos.search import (
+    EVOLUTION_KEYS,
+    SEARCH_DEFAULTS,
+    Caps,
+    batches_of,
+    evaluate_path,
+    run_search,
+    search_settings,
+)
 from slimkit.methods.stages import StageRunner
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet
@@ -33,24 +41,14 @@ from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
 SUPERNET_TARGET = "slimkit.models.ShuffleNetSupernet"
-# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers)
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "population_size": 50,
-    "generations": 20,
-    "top_k": 10,
-    "mutation_count": 25,
-    "mutation_prob": 0.1,
-    "crossover_count": 25,
+SPOS_SEARCH_DEFAULTS: dict[str, Any] = {
+    **SEARCH_DEFAULTS,
     "max_flops": None,
     "max_params": None,
     "max_latency_ms": None,
     "latency_batch_size": 1,
-    "calibration_batches": 200,
-    "holdout_batches": None,
-    "top": 10,
     "progress": True,
 }
-EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
 
 
 class SposRunner:
@@ -68,9 +66,6 @@ class SposRunner:
         retrain_epochs: int = 240,
         random_baseline: int = 0,
     ) -> None:
-        unknown = set(search or {}) - set(SEARCH_DEFAULTS)
-        if unknown:
-            raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(SEARCH_DEFAULTS)}")
         if flops_range is not None and (len(flops_range) != 2 or flops_range[0] > flops_range[1]):
             raise ConfigError(f"method.flops_range must be [min, max], got {flops_range}")
         if supernet is not None and not FilePath(supernet).is_file():
@@ -87,7 +82,7 @@ class SposRunner:
         self.supernet_epochs = supernet_epochs
         self.flops_range = tuple(flops_range) if flops_range is not None else None
         self.supernet_file = supernet
-        self.search_settings = {**SEARCH_DEFAULTS, **(search or {})}
+        self.search_settings = search_settings(search, SPOS_SEARCH_DEFAULTS)
         self.architecture = architecture
         self.retrain_epochs = retrain_epochs
         self.random_baseline = random_baseline

@@ -18,11 +18,34 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from slimkit.errors import ConfigError
 from slimkit.models.shufflenet_costs import CostTable, LatencyTable
 from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
 from slimkit.search import EvolutionSearch, SearchSpace
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
+# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers) and what
+# every candidate is scored on; each runner adds its own settings
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "population_size": 50,
+    "generations": 20,
+    "top_k": 10,
+    "mutation_count": 25,
+    "mutation_prob": 0.1,
+    "crossover_count": 25,
+    "calibration_batches": 200,
+    "holdout_batches": None,
+    "top": 10,
+}
+EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
+
+
+def search_settings(given: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``method.search`` over its defaults; an unknown key is a ConfigError (a typo would be ignored)."""
+    unknown = set(given or {}) - set(defaults)
+    if unknown:
+        raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **(given or {})}
 
 
 def path_space(search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
