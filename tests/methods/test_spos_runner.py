@@ -131,3 +131,13 @@ def test_under_ddp_every_rank_trains_the_same_paths_and_unsampled_ops_stay_untou
         if name.startswith("model.blocks.") and not name.endswith(("running_mean", "running_var", "tracked")):
             block, op = (int(part) for part in name.split(".")[2:4])
             assert torch.equal(trained[name], value) != ((block, op) in sampled), name
+
+
+def test_joint_block_and_channel_search_under_a_latency_cap(tmp_path):
+    cap = ["method.space=joint", "method.search.max_latency_ms=50", "method.random_baseline=0"]
+    done = run_train([*TINY, *cap, "method.search.max_flops=null", f"hydra.run.dir={tmp_path}"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    top = json.loads((tmp_path / "search" / "top.json").read_text())
+    assert all(0 < entry["latency_ms"] <= 50 for entry in top)
+    scales = {scale for entry in top for scale in entry["architecture"]["scales"]}
+    assert len(scales) > 1, "channel scales are searched"
