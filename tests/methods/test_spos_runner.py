@@ -93,6 +93,7 @@ def test_a_model_that_is_not_the_supernet_is_named_in_one_line(tmp_path):
         ("+method.search.popsize=3", "method.search has unknown keys ['popsize']"),
         ("method.flops_range=[3e6,1e6]", "method.flops_range must be [min, max]"),
         ("method.supernet=/nope.pt", "method.supernet=/nope.pt is not a file"),
+        ("method.architecture=/nope.json", "method.architecture: cannot read the architecture file /nope.json"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_runs(tmp_path, override, message):

@@ -230,7 +230,7 @@ class ShuffleNetSupernet(_ShuffleNetBase):
         return self.classifier(self.head(x))
 
 
-def _resolve_path(path: str | Path | None) -> Path:
+def resolve_path(path: str | Path | None) -> Path:
     """A Path, JSON text, a JSON file (as the search writes them) or None (every block shuffle3x3 at 1.0)."""
     if path is None:
         return Path((0,) * NUM_BLOCKS)
@@ -245,7 +245,7 @@ def _resolve_path(path: str | Path | None) -> Path:
     try:
         return Path.from_json(text)
     except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f'model.path is not an architecture ({{"blocks": [...], "scales": [...]}}): {error}') from None
+        raise ValueError(f'not an architecture ({{"blocks": [...], "scales": [...]}}): {error}') from None
 
 
 class ShuffleNetOneShot(_ShuffleNetBase):
@@ -253,7 +253,7 @@ class ShuffleNetOneShot(_ShuffleNetBase):
 
     def __init__(self, in_channels: int, num_classes: int, input_size: int, path: str | Path | None = None) -> None:
         super().__init__()
-        self.path = _resolve_path(path)
+        self.path = resolve_path(path)
         self.layout = block_layout(input_size)
         self._build_ends(in_channels, num_classes, input_size, affine=True)
         self.blocks = nn.ModuleList(

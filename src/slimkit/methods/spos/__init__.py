@@ -1,7 +1,7 @@
 """SPOS (Guo et al. 2020; REFERENCE.md section 2): ``method=spos`` (``SposRunner``) trains the supernet by
 uniform single-path sampling (``SupernetModule``), runs the in-process evolutionary search under cost caps
-(``search.run_search``) and retrains the best architecture (``model=shufflenet_oneshot``). Not built yet (see
-the SPOS issue): mixed-precision search and the GPU throughput benchmark."""
+(``search.run_search``) and retrains the best architecture (``model=shufflenet_oneshot``); ``method=spos_bits``
+(``MixedPrecisionRunner``) searches a bit width per layer on shared weights."""
 
 from slimkit.methods.spos.mixed_precision_runner import MixedPrecisionRunner
 from slimkit.methods.spos.module import LinearDecayModule, SupernetModule, path_for_step

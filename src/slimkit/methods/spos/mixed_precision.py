@@ -1,9 +1,9 @@
-"""SPOS mixed-precision quantization search (Guo et al. 2020, section 4.3; no public code: REFERENCE.md
-section 2): one set of shared weights, each conv/linear layer quantized on the fly to one of several bit widths
+"""SPOS mixed-precision quantization search (Guo et al. 2020; no public code: REFERENCE.md section 2): one set of
+shared weights, each conv/linear layer quantized on the fly to one of several bit widths
 by slimkit's exact DP quantizer (2^bits levels per layer, straight-through backward).
 
 Supernet training draws every layer's width uniformly per step (from (seed, step), so DDP ranks agree); a
-layer's DP codebooks are re-solved from its current weights every ``recompute_every`` steps in between each
+layer's DP codebooks are re-solved from its current weights every ``recompute_every`` steps; in between, each
 weight takes its nearest level. The search evaluates a width per layer with codebooks solved exactly from the
 trained weights. Costs: the weight memory (indices plus a float32 codebook per layer) and BitOPs (MACs x weight
 bits x activation bits, MACs measured once by forward hooks).

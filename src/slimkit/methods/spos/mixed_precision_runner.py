@@ -11,6 +11,7 @@ Outputs: ``search/bits.json`` (the chosen widths per layer, their cost), ``searc
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any, Literal
 
@@ -83,6 +84,7 @@ class MixedPrecisionRunner:
         costs = measure_costs(model, context.datamodule.input_shape)
         module = self._module(model, context, seed)
         supernet = stages.fit("supernet", module, self.supernet_epochs)
+        shared = copy.deepcopy(module.state_dict())  # the trained weights, before the search recalibrates BN
         metrics = {f"supernet/{name.replace('/', '_')}": value for name, value in supernet.items()}
 
         layers = len(costs.weights)
@@ -95,10 +97,10 @@ class MixedPrecisionRunner:
         holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], torch.device("cpu"))
         exact = _ExactCodebooks(model)
 
-        def evaluate(bits: list[int]) -> float:
+        def evaluate(bits: list[int], batches: list = holdout) -> float:
             exact.use(bits)
             recalibrate_bn(model, calibration, model)
-            return accuracy(model, holdout)
+            return accuracy(model, batches)
 
         chosen, search = self._search(evaluate, costs, limit, layers, seed, context)
         metrics |= {
@@ -108,12 +110,11 @@ class MixedPrecisionRunner:
             "uniform/holdout_acc": evaluate(uniform),
         }
         data.setup("test")
+        test = batches_of(data.test_dataloader(), None, "cpu")
         for name, bits in (("mixed", chosen), ("uniform", uniform)):
-            exact.use(bits)
-            recalibrate_bn(model, calibration, model)
-            metrics[f"{name}/test_acc_shared"] = accuracy(model, batches_of(data.test_dataloader(), None, "cpu"))
+            metrics[f"{name}/test_acc_shared"] = evaluate(bits, test)
         if self.finetune_epochs > 0:
-            metrics |= self._finetune(context, stages, chosen, uniform, seed)
+            metrics |= self._finetune(context, stages, shared, {"mixed": chosen, "uniform": uniform}, seed)
         metrics["test/acc"] = metrics.get("mixed/test_acc", metrics["mixed/test_acc_shared"])
         log.info(
             "widths %s (cost %d <= %d); uniform %d bits: %s",
@@ -180,12 +181,16 @@ class MixedPrecisionRunner:
         return top[0]["bits"], search
 
     def _finetune(
-        self, context: RunContext, stages: StageRunner, chosen: list[int], uniform: list[int], seed: int
+        self,
+        context: RunContext,
+        stages: StageRunner,
+        shared: dict[str, torch.Tensor],
+        networks: dict[str, list[int]],
+        seed: int,
     ) -> dict[str, float]:
-        """Both networks from the shared weights, trained alike at their fixed widths (STE), then tested."""
+        """Each network from the shared weights, trained alike at its fixed widths (STE), then tested."""
         results = {}
-        shared = torch.load(stages.stage_dir / "supernet.pt", map_location="cpu", weights_only=True)["module"]
-        for name, bits in (("mixed", chosen), ("uniform", uniform)):
+        for name, bits in networks.items():
             L.seed_everything(seed, workers=True)
             module = self._module(context.build_model(), context, seed, fixed_bits=bits)
             module.load_state_dict(shared)

@@ -36,7 +36,7 @@ from slimkit.methods.spos.search import (
 )
 from slimkit.methods.stages import StageRunner
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
-from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet, resolve_path
 from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,10 @@ class SposRunner:
             raise ConfigError(f"method.supernet={supernet} is not a file (a stages/supernet.pt of an spos run)")
         if stage == "retrain" and architecture is None:
             raise ConfigError("method.stage=retrain needs method.architecture=<search/best.json or JSON text>")
+        try:  # read now: a bad file is one line before the run starts
+            self.architecture = resolve_path(architecture) if architecture is not None else None
+        except ValueError as error:
+            raise ConfigError(f"method.architecture: {error}") from None
         if random_baseline < 0:
             raise ConfigError(f"method.random_baseline must be >= 0, got {random_baseline}")
         self.optimizer = optimizer
@@ -83,7 +87,6 @@ class SposRunner:
         self.flops_range = tuple(flops_range) if flops_range is not None else None
         self.supernet_file = supernet
         self.search_settings = search_settings(search, SPOS_SEARCH_DEFAULTS)
-        self.architecture = architecture
         self.retrain_epochs = retrain_epochs
         self.random_baseline = random_baseline
 
@@ -94,7 +97,7 @@ class SposRunner:
         costs = build_cost_table(channels, classes, size, self.search_channels)
         caps = self._caps(channels, classes, size)
         metrics: dict[str, float] = {}
-        best = Path.from_json(_read_architecture(self.architecture)) if self.architecture else None
+        best = self.architecture
 
         if self.stage != "retrain":
             supernet = self._supernet(context, stages, costs, metrics)
@@ -219,15 +222,6 @@ def _load_supernet(module: SupernetModule, file: str) -> None:
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
         raise ConfigError(f"method.supernet={file} is not a supernet of this space and data: {first}") from None
-
-
-def _read_architecture(architecture: str) -> str:
-    text = FilePath(architecture).read_text() if FilePath(architecture).is_file() else architecture
-    try:
-        Path.from_json(text)
-    except (ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"method.architecture: not an architecture file or JSON text ({error})") from None
-    return text
 
 
 def _feasible_random_path(
