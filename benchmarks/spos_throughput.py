@@ -4,8 +4,12 @@ Side by side in one run, same supernet, same paths, same batch:
 - ``official``: the official loop's per-step work: fp32, NCHW, ``zero_grad()`` to zeros and then its scan
   ``if p.grad is not None and p.grad.sum() == 0: p.grad = None`` over every parameter (one sum each);
 - ``slimkit_fp32``: slimkit's step: fp32, gradients set to None (unsampled ops never get one, no scan);
-- ``slimkit_bf16_cl``: the same in bf16 autocast with channels_last tensors (GPU only).
-The paths come from ``slimkit.methods.spos.path_for_step`` (seed 0). Goal on an H100 at batch 256, 224x224:
+- ``slimkit_bf16_cl``: the same in bf16 autocast with channels_last tensors (GPU only);
+- ``slimkit_bf16_cl_compiled``: that plus ``ShuffleNetSupernet.compile_ops()`` (``method.compile=true``): every
+  candidate op compiled once (GPU only; the one-off compile time is reported).
+Warm-up runs the four single-choice paths first (every op, so every
+compile and cuDNN autotuning happens before timing), then random ones; the timed paths come from
+``slimkit.methods.spos.path_for_step`` (seed 0). Goal on an H100 at batch 256, 224x224:
 >= 3,400 img/s (2x the official 1,684 img/s fp32). Writes benchmarks/results/spos_throughput.json.
 
     python benchmarks/spos_throughput.py                       # GPU: batch 256, 224x224
@@ -27,17 +31,21 @@ import torch.nn.functional as F
 
 from slimkit.methods.spos import path_for_step
 from slimkit.models import ShuffleNetSupernet
+from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, NUM_BLOCKS
+from slimkit.models.shufflenet_supernet import Path as SupernetPath
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: torch.device) -> float:
-    """Images per second over ``steps`` timed steps after ``warmup`` untimed ones."""
+def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: torch.device) -> tuple[float, float]:
+    """(images per second over ``steps`` timed steps, seconds of the untimed warm-up before them)."""
     torch.manual_seed(0)
     model = ShuffleNetSupernet(3, 1000, size).to(device)
-    channels_last = variant == "slimkit_bf16_cl"
+    channels_last = variant.startswith("slimkit_bf16_cl")
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    if variant.endswith("_compiled"):
+        model.compile_ops()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9, weight_decay=4e-5)
     inputs = torch.randn(batch, 3, size, size, device=device)
     if channels_last:
@@ -45,9 +53,9 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
     labels = torch.randint(0, 1000, (batch,), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if channels_last else nullcontext()
 
-    def step(index: int) -> None:
+    def step(path: SupernetPath) -> None:
         with autocast:
-            loss = F.cross_entropy(model(inputs, path_for_step(0, index)), labels, label_smoothing=0.1)
+            loss = F.cross_entropy(model(inputs, path), labels, label_smoothing=0.1)
         if variant == "official":
             optimizer.zero_grad(set_to_none=False)
             loss.backward()
@@ -59,15 +67,18 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
             loss.backward()
         optimizer.step()
 
-    for index in range(warmup):
-        step(index)
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    synchronize()
     started = time.perf_counter()
-    for index in range(warmup, warmup + steps):
-        step(index)
+    for choice in range(len(BLOCK_CHOICES)):
+        step(SupernetPath((choice,) * NUM_BLOCKS))
+    for index in range(warmup):
+        step(path_for_step(0, 10_000 + index))
     synchronize()
-    return batch * steps / (time.perf_counter() - started)
+    warmed = time.perf_counter()
+    for index in range(steps):
+        step(path_for_step(0, index))
+    synchronize()
+    return batch * steps / (time.perf_counter() - warmed), warmed - started
 
 
 def main() -> None:
@@ -75,13 +86,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=5, help="random-path steps after the four single-choice ones")
+    parser.add_argument("--compile", action="store_true", help="on CPU, also the compiled fp32 variant (slow)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spos_throughput.json")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.backends.cudnn.benchmark = True
-    variants = ["official", "slimkit_fp32"] + (["slimkit_bf16_cl"] if device.type == "cuda" else [])
-    rates = {variant: run(variant, args.batch, args.size, args.steps, args.warmup, device) for variant in variants}
+    variants = ["official", "slimkit_fp32"]
+    if device.type == "cuda":
+        variants += ["slimkit_bf16_cl", "slimkit_bf16_cl_compiled"]
+    elif args.compile:
+        variants += ["slimkit_fp32_compiled"]
+    measured = {}
+    for variant in variants:  # one line each as it finishes: a long compile cannot hide the others' figures
+        measured[variant] = run(variant, args.batch, args.size, args.steps, args.warmup, device)
+        print(f"{variant}: {measured[variant][0]:.1f} img/s (warm-up {measured[variant][1]:.1f} s)", flush=True)
+    rates = {variant: rate for variant, (rate, _) in measured.items()}
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"{platform.machine()} CPU"
     result = {
         "date": date.today().isoformat(),
@@ -92,6 +112,7 @@ def main() -> None:
         "steps": args.steps,
         "images_per_s": {variant: round(rate, 1) for variant, rate in rates.items()},
         "ratio_vs_official": {variant: round(rate / rates["official"], 3) for variant, rate in rates.items()},
+        "warmup_s": {variant: round(seconds, 1) for variant, (_, seconds) in measured.items()},
     }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

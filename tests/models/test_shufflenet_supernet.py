@@ -8,6 +8,7 @@ import random
 import pytest
 import torch
 from conftest import QUICK, read_results, run_train
+from torch._dynamo.utils import counters
 from torch.utils.flop_counter import FlopCounterMode
 
 from slimkit.models.shufflenet_costs import build_cost_table
@@ -42,6 +43,22 @@ def test_only_the_sampled_path_gets_gradients():
     first = supernet.blocks[0][path.blocks[0]].branch[0].conv.weight
     mid = max(1, round(64 // 2 * CHANNEL_SCALES[path.scales[0]]))
     assert first.grad[mid:].abs().sum() == 0 and first.grad[:mid].abs().sum() > 0
+
+
+def test_compiled_ops_train_like_the_plain_ones_and_evaluation_stays_plain():
+    torch.manual_seed(0)
+    plain = ShuffleNetSupernet(1, 10, 8).double()
+    compiled = ShuffleNetSupernet(1, 10, 8).double()
+    compiled.load_state_dict(plain.state_dict())
+    compiled.compile_ops()
+    assert compiled.state_dict().keys() == plain.state_dict().keys()  # checkpoints unchanged
+    x, path = torch.randn(4, 1, 8, 8, dtype=torch.float64), Path((0,) * NUM_BLOCKS)
+    torch.testing.assert_close(compiled(x, path), plain(x, path))
+    assert compiled.blocks[0][0].branch[0].bn.num_batches_tracked == 1  # the shared op was the one trained
+    graphs = counters["stats"]["unique_graphs"]
+    compiled.eval()  # evaluation (BN recalibration changes BN momentum per batch) runs the plain ops
+    torch.testing.assert_close(compiled(x, path), plain.eval()(x, path))
+    assert counters["stats"]["unique_graphs"] == graphs
 
 
 def test_supernet_bn_is_affine_free_and_the_retrained_network_is_not():

@@ -216,6 +216,17 @@ class ShuffleNetSupernet(_ShuffleNetBase):
             for cin, cout, stride in self.layout
         )
         self.path = Path((0,) * NUM_BLOCKS)
+        self._compiled_ops: list[list[nn.Module]] | None = None  # a plain list: not registered, not saved
+
+    def compile_ops(self) -> None:
+        """Compile every candidate op on its own (``torch.compile``, static shapes) for training: a sampled
+        path is then a chain of compiled ops, so no path ever recompiles (the ops of one shape share a graph:
+        32 in the block space), and each op's BN/ReLU/split/concat memory traffic is fused. Evaluation
+        (``eval()``, BN recalibration in the search) keeps the plain ops."""
+        ops_count = sum(len(ops) for ops in self.blocks)
+        # one code object (ChoiceOp.forward) serves every op: allow a graph per op rather than the default 8
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, ops_count)
+        self._compiled_ops = [[torch.compile(op, dynamic=False) for op in ops] for ops in self.blocks]
 
     def set_path(self, path: Path) -> None:
         if not self.search_channels and any(s != DEFAULT_SCALE for s in path.scales):
@@ -224,8 +235,9 @@ class ShuffleNetSupernet(_ShuffleNetBase):
 
     def forward(self, x: torch.Tensor, path: Path | None = None) -> torch.Tensor:
         path = self.path if path is None else path
+        blocks = self._compiled_ops if self.training and self._compiled_ops is not None else self.blocks
         x = self.stem(x)
-        for ops, (_, cout, _), choice, scale in zip(self.blocks, self.layout, path.blocks, path.scales, strict=True):
+        for ops, (_, cout, _), choice, scale in zip(blocks, self.layout, path.blocks, path.scales, strict=True):
             x = ops[choice](x, mid_channels(cout, scale))
         return self.classifier(self.head(x))
 

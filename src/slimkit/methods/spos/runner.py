@@ -65,6 +65,7 @@ class SposRunner:
         architecture: str | None = None,
         retrain_epochs: int = 240,
         random_baseline: int = 0,
+        compile: bool = False,
     ) -> None:
         if flops_range is not None and (len(flops_range) != 2 or flops_range[0] > flops_range[1]):
             raise ConfigError(f"method.flops_range must be [min, max], got {flops_range}")
@@ -89,6 +90,7 @@ class SposRunner:
         self.search_settings = search_settings(search, SPOS_SEARCH_DEFAULTS)
         self.retrain_epochs = retrain_epochs
         self.random_baseline = random_baseline
+        self.compile = compile
 
     def run(self, context: RunContext) -> dict[str, float]:
         stages = StageRunner(context)
@@ -127,6 +129,8 @@ class SposRunner:
         if target != SUPERNET_TARGET:
             raise ConfigError(f"method=spos trains a supernet: use model=shufflenet_supernet (got {target})")
         model = context.build_model(search_channels=self.search_channels)
+        if self.compile:
+            model.compile_ops()
         module = SupernetModule(
             model,
             context.datamodule.num_classes,
