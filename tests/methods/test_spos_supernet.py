@@ -13,9 +13,9 @@ from lightning import Trainer
 
 from slimkit.data import DigitsDataModule
 from slimkit.methods.spos import SupernetModule, path_for_step
-from slimkit.methods.spos.module import batch_statistics
 from slimkit.models.shufflenet_costs import build_cost_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+from slimkit.search.weight_sharing import batch_statistics
 
 
 def test_paths_depend_on_seed_and_step_only():

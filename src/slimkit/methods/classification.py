@@ -1,4 +1,5 @@
-"""The LightningModule that trains any classifier with cross-entropy: shared by methods."""
+"""The LightningModules that train classifiers with cross-entropy, shared by methods: plain, with the SPOS /
+MetaPruning recipe (linear decay), and over weight-sharing networks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
+
+from slimkit.search.weight_sharing import batch_statistics
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -63,3 +66,43 @@ class ClassificationModule(L.LightningModule):
             return {"optimizer": optimizer}
         scheduler = self.scheduler_factory(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+class LinearDecayModule(ClassificationModule):
+    """The paper's recipe for the supernet and the retrained network: no weight decay on biases and BN, the
+    learning rate decayed linearly to zero per step."""
+
+    def configure_optimizers(self) -> dict:
+        decayed = [p for p in self.parameters() if p.ndim > 1]
+        plain = [p for p in self.parameters() if p.ndim <= 1]
+        optimizer = self.optimizer_factory([{"params": decayed}, {"params": plain, "weight_decay": 0.0}])
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1.0 - step / total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+class WeightSharingModule(LinearDecayModule):
+    """A network of many sub-networks sharing weights (SPOS supernet, MetaPruning PruningNet): training step
+    ``s`` runs sub-network ``structure(s)``; validation and test run a fixed one per batch index with batch BN
+    statistics (the running ones average over every structure trained and fit none; a search recalibrates
+    them per candidate). Subclasses say what a structure is (``structure``) and how to select it (``use``)."""
+
+    def structure(self, step: int) -> object:
+        raise NotImplementedError
+
+    def use(self, structure: object) -> None:
+        raise NotImplementedError
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        self.use(self.structure(self.global_step))
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.use(self.structure(-1 - batch_idx))
+        with batch_statistics(self.model):
+            super().validation_step(batch, batch_idx)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.use(self.structure(-1 - batch_idx))
+        with batch_statistics(self.model):
+            super().test_step(batch, batch_idx)

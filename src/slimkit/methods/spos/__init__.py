@@ -4,7 +4,7 @@ uniform single-path sampling (``SupernetModule``), runs the in-process evolution
 (``MixedPrecisionRunner``) searches a bit width per layer on shared weights."""
 
 from slimkit.methods.spos.mixed_precision_runner import MixedPrecisionRunner
-from slimkit.methods.spos.module import LinearDecayModule, SupernetModule, path_for_step
+from slimkit.methods.spos.module import SupernetModule, path_for_step
 from slimkit.methods.spos.runner import SposRunner
 
-__all__ = ["LinearDecayModule", "MixedPrecisionRunner", "SposRunner", "SupernetModule", "path_for_step"]
+__all__ = ["MixedPrecisionRunner", "SposRunner", "SupernetModule", "path_for_step"]

@@ -29,7 +29,12 @@ from slimkit.methods.spos.mixed_precision import (
     quantizable_layers,
     set_bits,
 )
-from slimkit.methods.spos.search import (
+from slimkit.methods.stages import StageRunner
+from slimkit.run_context import RunContext
+from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search.persistence import write_json_atomic
+from slimkit.search.plots import plot_search_curve
+from slimkit.search.weight_sharing import (
     EVOLUTION_KEYS,
     SEARCH_DEFAULTS,
     accuracy,
@@ -37,11 +42,6 @@ from slimkit.methods.spos.search import (
     recalibrate_bn,
     search_settings,
 )
-from slimkit.methods.stages import StageRunner
-from slimkit.run_context import RunContext
-from slimkit.search import EvolutionSearch, SearchSpace
-from slimkit.search.persistence import write_json_atomic
-from slimkit.search.plots import plot_search_curve
 
 log = logging.getLogger(__name__)
 BITS_SEARCH_DEFAULTS: dict[str, Any] = {**SEARCH_DEFAULTS, "calibration_batches": 20}

@@ -22,22 +22,15 @@ import lightning as L
 import torch
 
 from slimkit.errors import ConfigError
-from slimkit.methods.classification import OptimizerFactory
-from slimkit.methods.spos.module import LinearDecayModule, SupernetModule
+from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
+from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
-from slimkit.methods.spos.search import (
-    EVOLUTION_KEYS,
-    SEARCH_DEFAULTS,
-    Caps,
-    batches_of,
-    evaluate_path,
-    run_search,
-    search_settings,
-)
+from slimkit.methods.spos.search import Caps, evaluate_path, run_search
 from slimkit.methods.stages import StageRunner
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet, resolve_path
 from slimkit.run_context import RunContext
+from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, batches_of, search_settings
 
 log = logging.getLogger(__name__)
 SUPERNET_TARGET = "slimkit.models.ShuffleNetSupernet"

@@ -9,43 +9,18 @@ state is saved after every generation, so a killed search resumes where it stopp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from slimkit.errors import ConfigError
 from slimkit.models.shufflenet_costs import CostTable, LatencyTable
 from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
 from slimkit.search import EvolutionSearch, SearchSpace
-
-Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
-# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers) and what
-# every candidate is scored on; each runner adds its own settings
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "population_size": 50,
-    "generations": 20,
-    "top_k": 10,
-    "mutation_count": 25,
-    "mutation_prob": 0.1,
-    "crossover_count": 25,
-    "calibration_batches": 200,
-    "holdout_batches": None,
-    "top": 10,
-}
-EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
-
-
-def search_settings(given: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``method.search`` over its defaults; an unknown key is a ConfigError (a typo would be ignored)."""
-    unknown = set(given or {}) - set(defaults)
-    if unknown:
-        raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(defaults)}")
-    return {**defaults, **(given or {})}
+from slimkit.search.weight_sharing import Batches, accuracy, recalibrate_bn, run_evolution
 
 
 def path_space(search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
@@ -86,42 +61,6 @@ class Caps:
         )
 
 
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, batches: Batches, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """Reset every BN's running statistics and re-estimate them as a plain average over ``batches`` in train
-    mode (momentum None), as the official search does before scoring a candidate."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-    model.train()
-    for inputs, _ in batches:
-        forward(inputs)
-    for norm, momentum in zip(norms, momenta, strict=True):
-        norm.momentum = momentum
-    model.eval()
-
-
-def batches_of(loader: Any, limit: int | None, device: torch.device | str) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first ``limit`` batches (all when None), kept: every candidate sees the very same ones."""
-    batches = []
-    for inputs, labels in loader:
-        if limit is not None and len(batches) >= limit:
-            break
-        batches.append((inputs.to(device), labels.to(device)))
-    return batches
-
-
-@torch.no_grad()
-def accuracy(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> float:
-    correct = total = 0
-    for inputs, labels in batches:
-        correct += int((forward(inputs).argmax(dim=1) == labels).sum())
-        total += len(labels)
-    return correct / max(total, 1)
-
-
 def evaluate_path(supernet: nn.Module, path: Path, calibration: Batches, holdout: Batches) -> float:
     """Held-out top-1 accuracy of one path after BN recalibration."""
 
@@ -150,20 +89,8 @@ def run_search(
     def feasible(values: dict[str, Any]) -> bool:
         return caps.allows(costs, candidate_path(values))
 
-    state_file = FilePath(state_file)
-    if state_file.exists():
-        search = EvolutionSearch.load(state_file, constraint=feasible)
-    else:
-        search = EvolutionSearch(path_space(search_blocks, search_channels), constraint=feasible, **settings)
-    while not search.finished:
-        title = f"generation {search.generation + 1}/{search.settings.generations}"
-        bar = tqdm(search.ask(), desc=title, disable=not progress, leave=False, dynamic_ncols=True)
-        for candidate in bar:
-            search.tell(candidate, evaluate(candidate_path(candidate.values)))
-            best = search.best(1)
-            if best:
-                bar.set_postfix(best=f"{best[0][1]:.4f}")
-        search.save(state_file)
-        if on_generation is not None:
-            on_generation(search)
-    return search
+    def score(values: dict[str, Any]) -> float:
+        return evaluate(candidate_path(values))
+
+    space = path_space(search_blocks, search_channels)
+    return run_evolution(space, score, feasible, state_file, on_generation, progress, **settings)

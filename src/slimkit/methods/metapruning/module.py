@@ -1,0 +1,34 @@
+"""PruningNet training (MetaPruning): a uniformly random structure every step, a ratio index per gene, so
+every generator learns to make weights for every width. The structure of step ``s`` is a function of
+(seed, s) only: every DDP rank draws the same one, and a resumed run draws what an uninterrupted one would."""
+
+from __future__ import annotations
+
+import random
+
+from slimkit.methods.classification import OptimizerFactory, WeightSharingModule
+from slimkit.methods.metapruning.pruningnet import PruningNet
+
+
+def choice_for_step(seed: int, step: int, genes: int, ratios: int) -> tuple[int, ...]:
+    rng = random.Random(seed * 1_000_003 + step)
+    return tuple(rng.randrange(ratios) for _ in range(genes))
+
+
+class PruningNetModule(WeightSharingModule):
+    def __init__(
+        self,
+        model: PruningNet,
+        num_classes: int,
+        optimizer: OptimizerFactory,
+        label_smoothing: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(model, num_classes, optimizer, None, label_smoothing)
+        self.seed = seed
+
+    def structure(self, step: int) -> tuple[int, ...]:
+        return choice_for_step(self.seed, step, len(self.model.spec.genes), len(self.model.ratios))
+
+    def use(self, structure: tuple[int, ...]) -> None:
+        self.model.set_choice(structure)

@@ -1,0 +1,125 @@
+"""MetaPruning's PruningNet (Liu et al. 2019; REFERENCE.md section 3): every conv's weight is generated from
+the network encoding by a small MLP per layer, Linear(2 -> hidden) -> ReLU -> Linear(hidden -> widest weight),
+fed the layer's (input ratio, output ratio), and cropped to the encoding's channel counts; each conv has an
+affine-free BN per output ratio. A choice is one ratio index per gene of the network's ``NetSpec``; widths come
+from ``layer_widths``, the decoder the search, FLOPs count and pruned network use too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from slimkit.models.channel_net import ChannelNet, activate
+from slimkit.models.channel_spec import ConvSpec, NetSpec, channels, layer_widths
+
+DEFAULT_RATIOS = tuple((10 + 3 * step) / 100 for step in range(31))  # 0.10, 0.13, ..., 1.00 (the paper's 31)
+Choice = Sequence[int]
+
+
+class GeneratedConv(nn.Module):
+    """A conv whose weight an MLP generates from (input ratio, output ratio), cropped to the widths in use,
+    then the BN of the output ratio (affine-free) and the activation."""
+
+    def __init__(self, conv: ConvSpec, ratios: Sequence[float], hidden: int) -> None:
+        super().__init__()
+        self.spec = conv
+        self.shape = (conv.out_base, 1 if conv.depthwise else conv.in_base, conv.kernel, conv.kernel)
+        self.encode = nn.Linear(2, hidden)
+        self.generate = nn.Linear(hidden, self.shape[0] * self.shape[1] * self.shape[2] * self.shape[3])
+        out_ratios = ratios if conv.out_gene is not None else (1.0,)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(channels(conv.out_base, r), affine=False) for r in out_ratios)
+
+    def weight(self, code: torch.Tensor, in_width: int, out_width: int) -> torch.Tensor:
+        """The weight for ``code`` = (input ratio, output ratio), cropped to the widths in use."""
+        weight = self.generate(F.relu(self.encode(code))).view(self.shape)
+        return weight[:out_width] if self.spec.depthwise else weight[:out_width, :in_width]
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor, widths: tuple[int, int], norm: int) -> torch.Tensor:
+        conv = self.spec
+        weight = self.weight(code, *widths)
+        groups = widths[1] if conv.depthwise else 1
+        x = F.conv2d(x, weight, None, conv.stride, conv.kernel // 2, 1, groups)
+        return activate(self.norms[norm](x), conv.activation)
+
+
+class PruningNet(nn.Module):
+    """The PruningNet of ``spec``: ``forward(x, choice)`` runs the network of one choice (a ratio index per
+    gene; ``set_choice`` sets the default). The classifier's input is cropped to the last width."""
+
+    task = "classification"
+
+    def __init__(self, spec: NetSpec, ratios: Sequence[float] = DEFAULT_RATIOS, hidden: int = 32) -> None:
+        super().__init__()
+        self.check_ratios(ratios)
+        self.spec, self.ratios = spec, tuple(float(r) for r in ratios)
+        self.layers = nn.ModuleList(GeneratedConv(conv, self.ratios, hidden) for conv in spec.convs)
+        self.classifier = nn.Linear(spec.features_base, spec.num_classes)
+        self.choice: tuple[int, ...] = (len(self.ratios) - 1,) * len(spec.genes)
+        # per conv, the genes of its (input, output) ratio; len(genes) stands for a fixed width (ratio 1)
+        fixed = len(spec.genes)
+        code_genes = [[fixed if g is None else g for g in (conv.in_gene, conv.out_gene)] for conv in spec.convs]
+        self.register_buffer("code_genes", torch.tensor(code_genes), persistent=False)
+
+    def codes(self, encoding: Sequence[float]) -> torch.Tensor:
+        """Every conv's generator input, (input ratio, output ratio), in one tensor: one host-to-device copy
+        per forward rather than one per layer."""
+        table = torch.tensor([*encoding, 1.0], device=self.code_genes.device, dtype=self.classifier.weight.dtype)
+        return table[self.code_genes]
+
+    @staticmethod
+    def check_ratios(ratios: Sequence[float]) -> None:
+        if not ratios or not all(0.0 < r <= 1.0 for r in ratios) or list(ratios) != sorted(set(ratios)):
+            raise ValueError(f"channel ratios must be distinct, increasing and in (0, 1], got {list(ratios)}")
+
+    def encoding(self, choice: Choice) -> tuple[float, ...]:
+        if len(choice) != len(self.spec.genes) or not all(0 <= c < len(self.ratios) for c in choice):
+            raise ValueError(f"a choice is {len(self.spec.genes)} indices into {len(self.ratios)} ratios: {choice}")
+        return tuple(self.ratios[c] for c in choice)
+
+    def set_choice(self, choice: Choice) -> None:
+        self.encoding(choice)
+        self.choice = tuple(choice)
+
+    def forward(self, x: torch.Tensor, choice: Choice | None = None) -> torch.Tensor:
+        choice = self.choice if choice is None else choice
+        encoding = self.encoding(choice)
+        widths, features = layer_widths(self.spec, encoding)
+        codes = self.codes(encoding)
+
+        def run(index: int, inputs: torch.Tensor) -> torch.Tensor:
+            out_gene = self.spec.convs[index].out_gene
+            norm = 0 if out_gene is None else choice[out_gene]
+            return self.layers[index](inputs, codes[index], widths[index], norm)
+
+        for block in self.spec.blocks:
+            block_input = x
+            for index in block.convs:
+                x = run(index, x)
+            if block.shortcut == "identity":
+                x = x + block_input
+            elif block.shortcut != "none":
+                x = x + run(block.shortcut, block_input)
+            x = activate(x, block.activation)
+        pooled = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return F.linear(pooled, self.classifier.weight[:, :features], self.classifier.bias)
+
+    @torch.no_grad()
+    def materialize(self, choice: Choice) -> ChannelNet:
+        """The plain network of ``choice``: the generated weights, the running statistics of the choice's BNs
+        (scale 1, shift 0: the same function in eval mode) and the classifier's crop."""
+        encoding = self.encoding(choice)
+        network = ChannelNet(self.spec, encoding)
+        widths, features = layer_widths(self.spec, encoding)
+        codes = self.codes(encoding)
+        for index, (conv, layer, plain) in enumerate(zip(self.spec.convs, self.layers, network.layers, strict=True)):
+            plain.conv.weight.copy_(layer.weight(codes[index], *widths[index]))
+            norm = layer.norms[0 if conv.out_gene is None else choice[conv.out_gene]]
+            plain.bn.running_mean.copy_(norm.running_mean)
+            plain.bn.running_var.copy_(norm.running_var)
+        network.classifier.weight.copy_(self.classifier.weight[:, :features])
+        network.classifier.bias.copy_(self.classifier.bias)
+        return network

@@ -1,0 +1,61 @@
+"""What a MetaPruning search leaves behind, per budget: the top structures with their FLOPs and widths, the
+chosen one as a file ``model.encoding`` takes (``{"encoding": [...]}``), the search curve and the
+accuracy-vs-FLOPs scatter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from slimkit.methods.metapruning.pruningnet import PruningNet
+from slimkit.methods.metapruning.search import choice_of
+from slimkit.models.channel_spec import layer_widths, network_flops
+from slimkit.search import EvolutionSearch
+from slimkit.search.persistence import write_json_atomic
+from slimkit.search.plots import plot_scatter, plot_search_curve
+
+
+def describe(net: PruningNet, choice: tuple[int, ...]) -> dict:
+    """A structure as JSON: its ratios (what ``model.encoding`` reads), ratio indices, widths and FLOPs."""
+    encoding = net.encoding(choice)
+    widths, features = layer_widths(net.spec, encoding)
+    return {
+        "model": net.spec.name,
+        "encoding": list(encoding),
+        "choice": list(choice),
+        "genes": dict(zip(net.spec.genes, encoding, strict=True)),
+        "conv_widths": [list(width) for width in widths],
+        "features": features,
+        "flops": network_flops(net.spec, encoding),
+    }
+
+
+def write_search_report(
+    search: EvolutionSearch, net: PruningNet, folder: Path, top: int, max_flops: float
+) -> tuple[tuple[int, ...], dict[str, float]]:
+    """top.json, best.json, curve.png, scatter.png in ``folder``; the best structure and summary metrics."""
+    ranked = [(choice_of(net.spec, candidate.values), score) for candidate, score in search.best(top)]
+    if not ranked:
+        raise RuntimeError("the search evaluated no candidate")
+    entries = [
+        {"rank": rank, "holdout_acc": score, **describe(net, choice)} for rank, (choice, score) in enumerate(ranked, 1)
+    ]
+    write_json_atomic(folder / "top.json", entries)
+    write_json_atomic(folder / "best.json", entries[0])
+    best, best_score = ranked[0]
+    history = search.history
+    plot_search_curve(history, folder / "curve.png", ylabel="held-out top-1 (recalibrated BN)")
+    evaluated = [
+        (network_flops(net.spec, net.encoding(choice_of(net.spec, item["values"]))) / 1e6, item["score"])
+        for record in history
+        for item in record["candidates"]
+        if item["score"] is not None
+    ]
+    best_flops = entries[0]["flops"]
+    plot_scatter(evaluated, folder / "scatter.png", "MFLOPs", "held-out top-1", (best_flops / 1e6, best_score))
+    return best, {
+        "search_holdout_acc": best_score,
+        "search_flops": float(best_flops),
+        "flops_cap": float(max_flops),
+        "evaluated": float(sum(len(record["candidates"]) for record in history)),
+        "rejected_infeasible": float(sum(record["rejected"].get("infeasible", 0) for record in history)),
+    }

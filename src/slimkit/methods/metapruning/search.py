@@ -1,0 +1,78 @@
+"""MetaPruning's evolutionary search over a trained PruningNet (REFERENCE.md section 3), in process: a gene per
+prunable width with a ratio index as its value, an exact FLOPs cap checked before any evaluation
+(``network_flops``, equal to ``torch.utils.flop_counter``), BN recalibration on the same training batches for
+every candidate and top-1 on one fixed held-out split; resumable per generation. Also the uniform-width
+network of equal FLOPs, the baseline a searched network must beat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from slimkit.methods.metapruning.pruningnet import Choice, PruningNet
+from slimkit.models.channel_spec import NetSpec, network_flops
+from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search.weight_sharing import Batches, accuracy, recalibrate_bn, run_evolution
+
+
+def choice_space(spec: NetSpec, ratio_count: int) -> SearchSpace:
+    return SearchSpace({gene: list(range(ratio_count)) for gene in spec.genes})
+
+
+def choice_of(spec: NetSpec, values: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(values[gene] for gene in spec.genes)
+
+
+def evaluate_choice(net: PruningNet, choice: Choice, calibration: Batches, holdout: Batches) -> float:
+    """Held-out top-1 of one structure after BN recalibration."""
+
+    def forward(inputs: Any) -> Any:
+        return net(inputs, choice)
+
+    recalibrate_bn(net, calibration, forward)
+    return accuracy(forward, holdout)
+
+
+def search_structure(
+    net: PruningNet,
+    max_flops: float,
+    evaluate: Callable[[tuple[int, ...]], float],
+    state_file: str | Path,
+    on_generation: Callable[[EvolutionSearch], None] | None = None,
+    progress: bool = False,
+    **settings: Any,
+) -> EvolutionSearch:
+    """The search under ``max_flops`` (``settings``: EvolutionSearch's), resumed from ``state_file``."""
+    spec = net.spec
+
+    def feasible(values: dict[str, Any]) -> bool:
+        return network_flops(spec, net.encoding(choice_of(spec, values))) <= max_flops
+
+    def score(values: dict[str, Any]) -> float:
+        return evaluate(choice_of(spec, values))
+
+    space = choice_space(spec, len(net.ratios))
+    return run_evolution(space, score, feasible, state_file, on_generation, progress, **settings)
+
+
+def uniform_ratio(spec: NetSpec, target_flops: float, iterations: int = 50) -> float:
+    """The uniform width multiplier (every prunable width at one ratio) whose FLOPs are nearest
+    ``target_flops``: the widest network within it or the next wider one, whichever is closer."""
+    genes = len(spec.genes)
+
+    def flops(ratio: float) -> int:
+        return network_flops(spec, (ratio,) * genes)
+
+    if flops(1.0) <= target_flops:
+        return 1.0
+    low, high = 0.0, 1.0  # flops(low) <= target < flops(high)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        if flops(middle) <= target_flops:
+            low = middle
+        else:
+            high = middle
+    if low == 0.0:
+        return high
+    return low if target_flops - flops(low) <= flops(high) - target_flops else high

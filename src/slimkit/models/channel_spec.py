@@ -1,0 +1,255 @@
+"""Channel-prunable network descriptions (MobileNetV1, MobileNetV2, a CIFAR-size ResNet), shared by the plain
+networks of any widths (``slimkit.models.channel_net``), MetaPruning's PruningNet and the exact FLOPs count.
+
+A network is a list of convolutions (``ConvSpec``) grouped into blocks (``BlockSpec``: a chain of convs plus an
+optional shortcut). Every prunable width belongs to a gene; an encoding is one ratio per gene. ``layer_widths``
+is the one decoder from an encoding to every layer's channel counts: the search, the PruningNet, the FLOPs
+count and the materialised network all call it, so they cannot disagree (the official MobileNetV1 evaluation
+script read the encoding shifted by one layer, REFERENCE.md section 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Activation = Literal["relu", "relu6"] | None
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One conv + BN (+ activation) at its widest: ``in_base`` -> ``out_base`` channels. ``in_gene`` and
+    ``out_gene`` index the genes that scale the two widths (None: never pruned, e.g. the image channels); a
+    depthwise conv has one width, so both genes are the same."""
+
+    in_base: int
+    out_base: int
+    kernel: int
+    stride: int
+    in_size: int  # input height = width
+    in_gene: int | None
+    out_gene: int | None
+    depthwise: bool = False
+    activation: Activation = "relu"
+
+    @property
+    def out_size(self) -> int:
+        return (self.in_size + 2 * (self.kernel // 2) - self.kernel) // self.stride + 1
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """Convs ``convs`` (indices into NetSpec.convs) in sequence; ``shortcut``: none, identity, or the index of a
+    projection conv applied to the block's input; ``activation`` after the addition (ResNet's ReLU)."""
+
+    convs: tuple[int, ...]
+    shortcut: Literal["none", "identity"] | int = "none"
+    activation: Activation = None
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    name: str
+    in_channels: int
+    num_classes: int
+    convs: tuple[ConvSpec, ...]
+    blocks: tuple[BlockSpec, ...]
+    genes: tuple[str, ...]
+    features_base: int  # the classifier's input width at its widest
+    features_gene: int | None
+
+    def full_encoding(self) -> tuple[float, ...]:
+        return (1.0,) * len(self.genes)
+
+
+def channels(base: int, ratio: float) -> int:
+    """A pruned width: ``int(base * ratio)`` as the official code (at least 1; the epsilon keeps 0.29 * 100
+    from flooring to 28)."""
+    return max(1, int(base * ratio + 1e-6))
+
+
+def layer_widths(spec: NetSpec, encoding: Sequence[float]) -> tuple[list[tuple[int, int]], int]:
+    """Every conv's (in, out) channels and the classifier's input width for ``encoding`` (a ratio per gene)."""
+    if len(encoding) != len(spec.genes):
+        raise ValueError(f"{spec.name} has {len(spec.genes)} genes, got an encoding of {len(encoding)}")
+    if not all(0.0 < ratio <= 1.0 for ratio in encoding):
+        raise ValueError(f"channel ratios must be in (0, 1], got {list(encoding)}")
+
+    def width(base: int, gene: int | None) -> int:
+        return base if gene is None else channels(base, encoding[gene])
+
+    widths = [(width(conv.in_base, conv.in_gene), width(conv.out_base, conv.out_gene)) for conv in spec.convs]
+    return widths, width(spec.features_base, spec.features_gene)
+
+
+def conv_flops(conv: ConvSpec, in_width: int, out_width: int) -> int:
+    """FLOPs as ``torch.utils.flop_counter`` counts them: 2 per multiply-accumulate, convs and linears only."""
+    per_output = conv.kernel * conv.kernel * (1 if conv.depthwise else in_width)
+    return 2 * out_width * per_output * conv.out_size * conv.out_size
+
+
+def network_flops(spec: NetSpec, encoding: Sequence[float]) -> int:
+    widths, features = layer_widths(spec, encoding)
+    convs = sum(conv_flops(conv, cin, cout) for conv, (cin, cout) in zip(spec.convs, widths, strict=True))
+    return convs + 2 * features * spec.num_classes
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """torchvision's channel rounding for width multipliers: nearest multiple, never 10% below ``value``."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class _Builder:
+    """Appends convs and blocks while tracking the spatial size along the main chain."""
+
+    def __init__(self, input_size: int) -> None:
+        self.size = input_size
+        self.convs: list[ConvSpec] = []
+        self.blocks: list[BlockSpec] = []
+
+    def conv(
+        self, cin: int, cout: int, kernel: int, stride: int, genes: tuple, size: int | None = None, **options: object
+    ) -> int:
+        """A conv on the main chain (the running size moves on), or on a side input of ``size`` (a shortcut)."""
+        conv = ConvSpec(cin, cout, kernel, stride, self.size if size is None else size, genes[0], genes[1], **options)
+        self.convs.append(conv)
+        if size is None:
+            self.size = conv.out_size
+        return len(self.convs) - 1
+
+    def block(self, convs: list[int], **options: object) -> None:
+        self.blocks.append(BlockSpec(tuple(convs), **options))
+
+
+def _small(input_size: int) -> bool:
+    """CIFAR/digits-size inputs skip the ImageNet stem's downsampling (stride 1 where ImageNet has 2)."""
+    return input_size < 64
+
+
+MOBILENET_V1_LAYERS = (
+    ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2))
+    + ((512, 1),) * 5
+    + (
+        (1024, 2),
+        (1024, 1),
+    )
+)
+
+
+def mobilenet_v1_spec(in_channels: int, num_classes: int, input_size: int, width_mult: float = 1.0) -> NetSpec:
+    """MobileNetV1 (Howard et al. 2017): a 3x3 stem and 13 depthwise-separable layers. One gene per layer
+    output (stem + 13 pointwise convs); each depthwise conv keeps its input's width, as in the paper's
+    MobileNetV1 PruningNet."""
+    build = _Builder(input_size)
+    stem = make_divisible(32 * width_mult)
+    build.block([build.conv(in_channels, stem, 3, 1 if _small(input_size) else 2, (None, 0))])
+    previous, genes = stem, ["stem"]
+    for layer, (width, stride) in enumerate(MOBILENET_V1_LAYERS, 1):
+        out, gene = make_divisible(width * width_mult), len(genes)
+        depthwise = build.conv(previous, previous, 3, stride, (gene - 1, gene - 1), depthwise=True)
+        build.block([depthwise, build.conv(previous, out, 1, 1, (gene - 1, gene))])
+        genes.append(f"layer{layer}")
+        previous = out
+    return NetSpec(
+        "mobilenet_v1",
+        in_channels,
+        num_classes,
+        tuple(build.convs),
+        tuple(build.blocks),
+        tuple(genes),
+        previous,
+        len(genes) - 1,
+    )
+
+
+MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2))
+MOBILENET_V2_STAGES += ((6, 320, 1, 1),)
+
+
+def mobilenet_v2_spec(
+    in_channels: int, num_classes: int, input_size: int, width_mult: float = 1.0, last_width: int = 1280
+) -> NetSpec:
+    """MobileNetV2 (Sandler et al. 2018) as the MetaPruning PruningNet prunes it: one output gene per stage
+    (stem + 7 stages: a stage's blocks share their output width, which the residuals need) and one mid gene per
+    expanding block (16); the last 1x1 conv (``last_width``, 1280 as the official PruningNet) is not pruned.
+    Unlike the official PruningNet, the first block (expansion 1) has no expansion conv, as in the paper."""
+    build = _Builder(input_size)
+    stem = make_divisible(32 * width_mult)
+    build.block([build.conv(in_channels, stem, 3, 1 if _small(input_size) else 2, (None, 0), activation="relu6")])
+    genes = ["stem"]
+    previous, previous_gene = stem, 0
+    for stage, (expansion, width, repeats, stride) in enumerate(MOBILENET_V2_STAGES, 1):
+        out, out_gene = make_divisible(width * width_mult), len(genes)
+        genes.append(f"stage{stage}")
+        if stage == 2 and _small(input_size):
+            stride = 1  # CIFAR-size MobileNetV2: keep resolution where ImageNet's second downsampling is
+        for repeat in range(repeats):
+            block_stride = stride if repeat == 0 else 1
+            convs = []
+            if expansion == 1:
+                mid, mid_gene = previous, previous_gene
+            else:
+                mid, mid_gene = previous * expansion, len(genes)
+                genes.append(f"stage{stage}_block{repeat + 1}_mid")
+                convs.append(build.conv(previous, mid, 1, 1, (previous_gene, mid_gene), activation="relu6"))
+            convs.append(
+                build.conv(mid, mid, 3, block_stride, (mid_gene, mid_gene), depthwise=True, activation="relu6")
+            )
+            convs.append(build.conv(mid, out, 1, 1, (mid_gene, out_gene), activation=None))
+            residual = block_stride == 1 and previous == out and previous_gene == out_gene
+            build.block(convs, shortcut="identity" if residual else "none")
+            previous, previous_gene = out, out_gene
+    last = build.conv(previous, last_width, 1, 1, (previous_gene, None), activation="relu6")
+    build.block([last])
+    return NetSpec(
+        "mobilenet_v2",
+        in_channels,
+        num_classes,
+        tuple(build.convs),
+        tuple(build.blocks),
+        tuple(genes),
+        last_width,
+        None,
+    )
+
+
+def resnet_spec(in_channels: int, num_classes: int, input_size: int, depth: int = 20, base_width: int = 16) -> NetSpec:
+    """A CIFAR-size ResNet-(6n+2) made for channel pruning: 3 stages of n basic blocks, widths 16/32/64 x
+    ``base_width / 16``, and 1x1 projection shortcuts where the stage changes (zero-padding shortcuts cannot
+    follow a pruned stage narrower than the one before). Genes: one output width per stage (the stem shares
+    stage 1's, its identity shortcuts need it) and one mid width per block (its first conv's output)."""
+    if depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"ResNet depth must be 6n+2 (20, 32, 44, 56, 110), got {depth}")
+    repeats = (depth - 2) // 6
+    build = _Builder(input_size)
+    widths = [base_width, 2 * base_width, 4 * base_width]
+    genes = ["stage1", "stage2", "stage3"]
+    build.block([build.conv(in_channels, widths[0], 3, 1, (None, 0))])
+    previous, previous_gene = widths[0], 0
+    for stage, width in enumerate(widths):
+        for repeat in range(repeats):
+            stride = 2 if stage > 0 and repeat == 0 else 1
+            mid_gene = len(genes)
+            genes.append(f"stage{stage + 1}_block{repeat + 1}_mid")
+            block_input = build.size
+            first = build.conv(previous, width, 3, stride, (previous_gene, mid_gene))
+            second = build.conv(width, width, 3, 1, (mid_gene, stage), activation=None)
+            shortcut: Literal["identity"] | int = "identity"
+            if stride != 1 or previous_gene != stage:
+                shortcut = build.conv(
+                    previous, width, 1, stride, (previous_gene, stage), size=block_input, activation=None
+                )
+            build.block([first, second], shortcut=shortcut, activation="relu")
+            previous, previous_gene = width, stage
+    return NetSpec(
+        f"resnet{depth}",
+        in_channels,
+        num_classes,
+        tuple(build.convs),
+        tuple(build.blocks),
+        tuple(genes),
+        previous,
+        previous_gene,
+    )

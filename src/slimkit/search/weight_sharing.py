@@ -1,0 +1,128 @@
+"""What weight-sharing searches (SPOS, MetaPruning) share: their search settings, the fixed batches every
+candidate is scored on, BN recalibration per candidate, accuracy, and batch-statistics evaluation during
+training. Imports torch: not re-exported from ``slimkit.search`` (which stays torch-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from slimkit.errors import ConfigError
+from slimkit.search import EvolutionSearch, SearchSpace
+
+Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
+# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers) and what
+# every candidate is scored on; each runner adds its own settings
+SEARCH_DEFAULTS: dict[str, Any] = {
+    "population_size": 50,
+    "generations": 20,
+    "top_k": 10,
+    "mutation_count": 25,
+    "mutation_prob": 0.1,
+    "crossover_count": 25,
+    "calibration_batches": 200,
+    "holdout_batches": None,
+    "top": 10,
+}
+EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
+
+
+def search_settings(given: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``method.search`` over its defaults; an unknown key is a ConfigError (a typo would be ignored)."""
+    unknown = set(given or {}) - set(defaults)
+    if unknown:
+        raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **(given or {})}
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches: Batches, forward: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Reset every BN's running statistics and re-estimate them as a plain average over ``batches`` in train
+    mode (momentum None), as the official search does before scoring a candidate."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+    model.train()
+    for inputs, _ in batches:
+        forward(inputs)
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.eval()
+
+
+def batches_of(loader: Any, limit: int | None, device: torch.device | str) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``limit`` batches (all when None), kept: every candidate sees the very same ones."""
+    batches = []
+    for inputs, labels in loader:
+        if limit is not None and len(batches) >= limit:
+            break
+        batches.append((inputs.to(device), labels.to(device)))
+    return batches
+
+
+@torch.no_grad()
+def accuracy(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> float:
+    correct = total = 0
+    for inputs, labels in batches:
+        correct += int((forward(inputs).argmax(dim=1) == labels).sum())
+        total += len(labels)
+    return correct / max(total, 1)
+
+
+@contextmanager
+def batch_statistics(model: nn.Module) -> Iterator[None]:
+    """Normalize with each batch's own statistics and leave the running ones as they are: a supernet's running
+    BN statistics average over every path sampled in training and fit none of them (the search recalibrates
+    them per candidate instead)."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    for norm in norms:
+        norm.train()
+        norm.momentum = 0.0  # running = 1 * running + 0 * batch
+    try:
+        yield
+    finally:
+        for norm, (training, momentum, tracked) in zip(norms, saved, strict=True):
+            norm.train(training)
+            norm.momentum = momentum
+            norm.num_batches_tracked.copy_(tracked)
+
+
+def run_evolution(
+    space: SearchSpace,
+    evaluate: Callable[[dict[str, Any]], float],
+    feasible: Callable[[dict[str, Any]], bool],
+    state_file: str | Path,
+    on_generation: Callable[[EvolutionSearch], None] | None = None,
+    progress: bool = False,
+    **settings: Any,
+) -> EvolutionSearch:
+    """An in-process evolutionary search: resumed from ``state_file`` when it exists and saved after every
+    generation (a killed search resumes to the same result). ``feasible`` is checked before any evaluation;
+    ``settings`` are EvolutionSearch's (population_size, generations, ..., seed); ``progress``: a progress bar
+    per generation."""
+    state_file = Path(state_file)
+    if state_file.exists():
+        search = EvolutionSearch.load(state_file, constraint=feasible)
+    else:
+        search = EvolutionSearch(space, constraint=feasible, **settings)
+    while not search.finished:
+        title = f"generation {search.generation + 1}/{search.settings.generations}"
+        bar = tqdm(search.ask(), desc=title, disable=not progress, leave=False, dynamic_ncols=True)
+        for candidate in bar:
+            search.tell(candidate, evaluate(candidate.values))
+            best = search.best(1)
+            if best:
+                bar.set_postfix(best=f"{best[0][1]:.4f}")
+        search.save(state_file)
+        if on_generation is not None:
+            on_generation(search)
+    return search

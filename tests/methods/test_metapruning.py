@@ -1,0 +1,163 @@
+"""MetaPruning: the PruningNet generates and crops weights per structure, search and evaluation decode one
+encoding to the same widths, the search checks the FLOPs cap before evaluating and resumes per generation,
+and ``method=metapruning`` runs end to end from train.py with clear errors for bad settings."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import QUICK, TINY_SEARCH, read_results, run_train
+
+from slimkit.data import DigitsDataModule
+from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
+from slimkit.methods.metapruning.report import describe
+from slimkit.methods.metapruning.search import evaluate_choice, search_structure, uniform_ratio
+from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network_flops, resnet_spec
+
+SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
+TINY = [
+    "experiment=metapruning_digits",
+    *QUICK,
+    "trainer.max_epochs=1",
+    "trainer.limit_test_batches=2",
+    "method.retrain_epochs=1",
+    "method.budgets=[0.5]",
+    *TINY_SEARCH,
+]
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    data = DigitsDataModule(image_size=8, batch_size=32)
+    data.setup("fit")
+    calibration = [batch for batch, _ in zip(data.train_dataloader(), range(2), strict=False)]
+    holdout = [batch for batch, _ in zip(data.val_dataloader(), range(2), strict=False)]
+    return PruningNet(resnet_spec(1, 10, 8)).eval(), calibration, holdout
+
+
+def test_generated_weights_are_cropped_to_the_structure_and_only_its_bns_run():
+    torch.manual_seed(0)
+    net = PruningNet(mobilenet_v2_spec(1, 10, 8))
+    choice = choice_for_step(0, 5, len(net.spec.genes), len(DEFAULT_RATIOS))
+    widths, features = layer_widths(net.spec, net.encoding(choice))
+    used: list[tuple[int, ...]] = []
+    original = F.conv2d
+    try:
+        F.conv2d = lambda x, weight, *args: used.append(tuple(weight.shape)) or original(x, weight, *args)
+        F.cross_entropy(net.train()(torch.randn(4, 1, 8, 8), choice), torch.arange(4)).backward()
+    finally:
+        F.conv2d = original
+    expected = [
+        (out, 1 if conv.depthwise else cin, conv.kernel, conv.kernel)
+        for conv, (cin, out) in zip(net.spec.convs, widths, strict=True)
+    ]
+    assert sorted(used) == sorted(expected)
+    for conv, layer in zip(net.spec.convs, net.layers, strict=True):
+        ran = [int(norm.num_batches_tracked) for norm in layer.norms]
+        chosen = 0 if conv.out_gene is None else choice[conv.out_gene]
+        assert ran[chosen] == 1 and sum(ran) == 1
+        assert layer.generate.weight.grad.abs().sum() > 0  # every generator learns from every structure
+    assert net.classifier.weight.grad[:, features:].abs().sum() == 0
+
+
+def test_search_and_evaluation_decode_one_encoding_to_identical_widths(setup):
+    """The structure scored by the search, the network materialised from it, the plain network built from
+    best.json and its FLOPs all have the same widths, and the materialised network computes what the
+    PruningNet computed for that structure."""
+    net, calibration, holdout = setup
+    choice = tuple(random.Random(2).randrange(len(DEFAULT_RATIOS)) for _ in net.spec.genes)
+    evaluate_choice(net, choice, calibration, holdout)  # recalibrated BN statistics of this structure
+    record = describe(net, choice)
+    materialised = net.materialize(choice).eval()
+    from_file = type(materialised)(net.spec, json.loads(json.dumps(record))["encoding"])
+    for plain in (materialised, from_file):
+        assert [[layer.conv.in_channels, layer.conv.out_channels] for layer in plain.layers] == record["conv_widths"]
+    inputs = calibration[0][0]
+    with torch.no_grad():
+        torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
+    assert record["flops"] == network_flops(net.spec, record["encoding"])
+
+
+def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_same_result(setup, tmp_path):
+    net, calibration, holdout = setup
+    cap = 0.3 * network_flops(net.spec, net.spec.full_encoding())
+    evaluated: list[tuple[int, ...]] = []
+
+    def evaluate(choice: tuple[int, ...]) -> float:
+        evaluated.append(choice)
+        return evaluate_choice(net, choice, calibration, holdout)
+
+    whole = search_structure(net, cap, evaluate, tmp_path / "whole.json", **SETTINGS)
+    assert evaluated and all(network_flops(net.spec, net.encoding(choice)) <= cap for choice in evaluated)
+    assert sum(record["rejected"].get("infeasible", 0) for record in whole.history) > 0
+
+    def kill_after_first(search: object) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        search_structure(net, cap, evaluate, tmp_path / "resumed.json", on_generation=kill_after_first, **SETTINGS)
+    resumed = search_structure(net, cap, evaluate, tmp_path / "resumed.json", **SETTINGS)
+    assert resumed.best(3) == whole.best(3)
+
+
+def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
+    spec = resnet_spec(1, 10, 8)
+    target = 0.4 * network_flops(spec, spec.full_encoding())
+    ratio = uniform_ratio(spec, target)
+    distance = abs(network_flops(spec, (ratio,) * len(spec.genes)) - target)
+    for other in (r / 1000 for r in range(100, 1001)):
+        assert distance <= abs(network_flops(spec, (other,) * len(spec.genes)) - target)
+
+
+def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
+    run = tmp_path / "run"
+    result = run_train([*TINY, f"hydra.run.dir={run}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = read_results(run)["metrics"]
+    for name in ("flops50/search_holdout_acc", "flops50/test_acc", "flops50/uniform_test_acc", "test/acc"):
+        assert name in metrics
+    assert metrics["flops50/flops"] <= 0.5 * metrics["model/full_flops"]
+    assert abs(metrics["flops50/uniform_flops"] / metrics["flops50/flops"] - 1) < 0.15
+    search = run / "search" / "flops50"
+    for name in ("top.json", "best.json", "curve.png", "scatter.png", "state.json"):
+        assert (search / name).is_file(), name
+    best = json.loads((search / "best.json").read_text())
+    assert best["flops"] == metrics["flops50/flops"]
+    # any method trains the searched network from its file
+    retrain = run_train(
+        [
+            *QUICK,
+            "model=prunable_resnet",
+            f"model.encoding={search / 'best.json'}",
+            "data=digits",
+            "data.image_size=8",
+            f"hydra.run.dir={tmp_path / 'retrain'}",
+        ]
+    )
+    assert retrain.returncode == 0, retrain.stderr[-3000:]
+    assert read_results(tmp_path / "retrain")["metrics"]["test/acc"] > 0
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model=resnet", "method=metapruning prunes model=mobilenet_v2, mobilenet_v1 or prunable_resnet"),
+        ("method.ratios=[0.5,0.2]", "method.ratios: channel ratios must be distinct, increasing"),
+        ("method.budgets=[-0.5]", "method.budgets must be fractions"),
+        ("method.stage=retrain", "method.stage=retrain needs method.encoding"),
+        ("+method.search.populaton_size=4", "method.search has unknown keys"),
+    ],
+)
+def test_bad_settings_end_with_one_clear_line(override, message, tmp_path):
+    result = run_train([*TINY, *override.split(), f"hydra.run.dir={tmp_path}"])
+    assert result.returncode != 0
+    assert message in result.stderr.strip().splitlines()[-1]
