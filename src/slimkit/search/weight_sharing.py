@@ -29,6 +29,7 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "calibration_batches": 200,
     "holdout_batches": None,
     "top": 10,
+    "progress": True,
 }
 EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
 

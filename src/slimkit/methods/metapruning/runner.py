@@ -28,7 +28,6 @@ from slimkit.run_context import RunContext
 from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, batches_of, search_settings
 
 log = logging.getLogger(__name__)
-PRUNING_SEARCH_DEFAULTS: dict[str, Any] = {**SEARCH_DEFAULTS, "progress": True}
 
 
 class MetaPruningRunner:
@@ -69,7 +68,7 @@ class MetaPruningRunner:
         self.pruningnet_epochs = pruningnet_epochs
         self.budgets = budgets
         self.pruningnet_file = pruningnet
-        self.search_settings = search_settings(search, PRUNING_SEARCH_DEFAULTS)
+        self.search_settings = search_settings(search, SEARCH_DEFAULTS)
         self.encoding = encoding
         self.retrain_epochs = retrain_epochs
         self.init_from_pruningnet = init_from_pruningnet

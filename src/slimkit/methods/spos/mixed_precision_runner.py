@@ -40,6 +40,7 @@ from slimkit.search.weight_sharing import (
     accuracy,
     batches_of,
     recalibrate_bn,
+    run_evolution,
     search_settings,
 )
 
@@ -158,17 +159,16 @@ class MixedPrecisionRunner:
         settings = self.search_settings
         folder = context.output_dir / "search"
         folder.mkdir(parents=True, exist_ok=True)
-        state = folder / "state.json"
         evolution = {key: settings[key] for key in EVOLUTION_KEYS}
-        search = (
-            EvolutionSearch.load(state, constraint=feasible)
-            if state.exists()
-            else EvolutionSearch(space, constraint=feasible, seed=seed, **evolution)
+        search = run_evolution(
+            space,
+            lambda values: evaluate(as_bits(values)),
+            feasible,
+            folder / "state.json",
+            progress=settings["progress"],
+            seed=seed,
+            **evolution,
         )
-        while not search.finished:
-            for candidate in search.ask():
-                search.tell(candidate, evaluate(as_bits(candidate.values)))
-            search.save(state)
         if not search.best(1):
             raise ConfigError(f"the search found no widths within the budget ({limit}): raise method.budget_bits")
         top = [

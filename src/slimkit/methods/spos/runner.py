@@ -40,7 +40,6 @@ SPOS_SEARCH_DEFAULTS: dict[str, Any] = {
     "max_params": None,
     "max_latency_ms": None,
     "latency_batch_size": 1,
-    "progress": True,
 }
 
 
