@@ -31,10 +31,10 @@ def output_size(lr_size: int, scale: float) -> int:
     return math.floor(lr_size * scale + 1e-9)
 
 
-def positions(size: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """For every output index along one axis (CPU tensors): its LR index floor(i / r) and its offset
-    i / r - floor(i / r), in float64."""
-    source = torch.arange(size, dtype=torch.float64) / scale
+def positions(size: int, scale: float, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """For output indices start..start+size-1 along one axis (CPU tensors): the LR index floor(i / r) and the
+    offset i / r - floor(i / r), in float64."""
+    source = torch.arange(start, start + size, dtype=torch.float64) / scale
     lr_index = torch.floor(source + 1e-9)
     offset = (source - lr_index).clamp_min(0.0)
     return lr_index.long(), offset
@@ -76,12 +76,25 @@ class MetaUpscale(nn.Module):
         self.chunk_elements = chunk_elements
         self.conv_waste_limit = CONV_WASTE_LIMIT  # 0: always the gathered-patch path
 
-    def forward(self, features: torch.Tensor, scale: float) -> torch.Tensor:
+    def forward(
+        self,
+        features: torch.Tensor,
+        scale: float,
+        window: tuple[int, int, int, int] | None = None,
+        feature_origin: tuple[int, int] = (0, 0),
+    ) -> torch.Tensor:
+        """The whole output, or (tiling) only ``window`` = (first row, first column, rows, columns) of the
+        whole image's output from ``features`` of an LR crop whose top-left pixel is ``feature_origin``."""
         batch, _, height, width = features.shape
         device = features.device
+        if window is None:
+            window = (0, 0, output_size(height, scale), output_size(width, scale))
         # index bookkeeping on the CPU (no device syncs; also works on the meta device)
-        rows, dy = positions(output_size(height, scale), scale)
-        cols, dx = positions(output_size(width, scale), scale)
+        rows, dy = positions(window[2], scale, window[0])
+        cols, dx = positions(window[3], scale, window[1])
+        rows, cols = rows - feature_origin[0], cols - feature_origin[1]
+        if rows.min() < 0 or cols.min() < 0 or rows.max() >= height or cols.max() >= width:
+            raise ValueError("the output window reads LR pixels outside the features given")
         row_offsets, row_class = torch.unique(dy.round(decimals=OFFSET_DECIMALS), return_inverse=True)
         col_offsets, col_class = torch.unique(dx.round(decimals=OFFSET_DECIMALS), return_inverse=True)
         # one prediction per distinct (row offset, column offset) pair: [n_rows, n_cols, 9C, out]
