@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import compose_config, group_options
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
+from PIL import Image
 
 from slimkit.config_checks import check_ddp_launch, check_target_node
 from slimkit.errors import ConfigError
@@ -28,22 +30,65 @@ def data_overrides(data: str, cifar_root: Path, imagenet_root: Path) -> list[str
     return []
 
 
-@pytest.mark.parametrize("method", group_options("method"))
-@pytest.mark.parametrize("model", group_options("model"))
-@pytest.mark.parametrize("data", group_options("data"))
+def task_of(group: str, option: str) -> str:
+    """The task a method, model or data option is for (a method says it; models and data by class)."""
+    node = OmegaConf.load(Path(__file__).parents[1] / "conf" / group / f"{option}.yaml")
+    if group == "method":
+        return node.task
+    if "_target_" not in node:  # an option that extends another (wrn_28_10 -> wrn)
+        return task_of(group, node.defaults[0])
+    return get_class(node._target_).task
+
+
+COMBINATIONS = [
+    (method, model, data)
+    for method in group_options("method")
+    for model in group_options("model")
+    for data in group_options("data")
+    if task_of("method", method) == task_of("model", model) == task_of("data", data)
+]
+
+
+def sr_overrides(model: str, data: str, tmp_path: Path) -> list[str]:
+    overrides = ["model.config=small"] if model == "rdn" else ["model.blocks=2"] if model == "edsr" else []
+    if data == "sr_folder":
+        folder = tmp_path.parent / f"{tmp_path.name}_hr"
+        folder.mkdir(exist_ok=True)
+        for index in range(3):
+            Image.fromarray(np.full((80, 80, 3), 60 * index, dtype=np.uint8)).save(folder / f"{index}.png")
+        overrides.append(f"data.root={folder}")
+    return [*overrides, "data.patch_size=16"]
+
+
+@pytest.mark.parametrize(("method", "model", "data"), COMBINATIONS)
 def test_every_combination_builds_and_runs_a_batch(method, model, data, fake_cifar_root, fake_imagenet_root, tmp_path):
     overrides = [f"method={method}", f"model={model}", f"data={data}", "data.num_workers=0", "data.batch_size=2"]
-    cfg = compose_config(overrides + data_overrides(data, fake_cifar_root, fake_imagenet_root), tmp_path)
+    overrides += data_overrides(data, fake_cifar_root, fake_imagenet_root)
+    super_resolution = task_of("data", data) == "super_resolution"
+    if super_resolution:
+        overrides += sr_overrides(model, data, tmp_path)
+    cfg = compose_config(overrides, tmp_path)
     datamodule, runner = check_config(cfg)
     assert hasattr(runner, "run")
     assert not any(tmp_path.iterdir()), "checking a config must not write anything"
     datamodule.setup("fit")
-    inputs, labels = next(iter(datamodule.val_dataloader()))
     network = build_model(cfg.model, datamodule).eval()
+    if super_resolution:
+        low, high, scale = next(iter(datamodule.train_dataloader()))
+        with torch.no_grad():
+            assert network(low, float(scale[0])).shape == high.shape
+        assert tuple(low.shape[1:]) == tuple(datamodule.input_shape)
+        return
+    inputs, labels = next(iter(datamodule.val_dataloader()))
     with torch.no_grad():
         logits = network(inputs)
     assert tuple(logits.shape) == (len(labels), datamodule.num_classes)
     assert tuple(inputs.shape[1:]) == tuple(datamodule.input_shape)
+
+
+def test_every_method_model_and_data_has_a_partner_for_its_task():
+    covered = {part for combination in COMBINATIONS for part in combination}
+    assert covered == set(group_options("method")) | set(group_options("model")) | set(group_options("data"))
 
 
 @pytest.mark.parametrize("group", ["trainer", "logger", "callbacks", "experiment", "debug"])

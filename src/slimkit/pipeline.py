@@ -68,7 +68,9 @@ def _log_lightning_once() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
-METHOD_KEYS = ("name", "task", "runner")
+# keys of a method's config that are not its runner's settings: the checkpoint metric (``monitor``,
+# ``monitor_mode``) and default ``objective`` a method reports in (see conf/callbacks and conf/train.yaml)
+METHOD_KEYS = ("name", "task", "runner", "monitor", "monitor_mode", "objective")
 
 
 def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:

@@ -56,6 +56,7 @@ class RunContext:
 
 def build_model(model_cfg: DictConfig, datamodule: L.LightningDataModule, **overrides: object) -> nn.Module:
     channels, height, _ = datamodule.input_shape
-    return instantiate(
-        model_cfg, in_channels=channels, num_classes=datamodule.num_classes, input_size=height, **overrides
-    )
+    injected = {"in_channels": channels, "input_size": height}
+    if hasattr(datamodule, "num_classes"):  # classification data; super-resolution data have none
+        injected["num_classes"] = datamodule.num_classes
+    return instantiate(model_cfg, **injected, **overrides)

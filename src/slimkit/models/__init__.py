@@ -3,6 +3,7 @@ datamodule, so one config runs on digits, CIFAR or ImageNet folders without edit
 
 from slimkit.models.channel_net import MobileNetV1, MobileNetV2, PrunableResNet
 from slimkit.models.lenet import LeNet5
+from slimkit.models.meta_sr import MetaEDSR, MetaRDN
 from slimkit.models.resnet import CifarResNet
 from slimkit.models.shufflenet_supernet import ShuffleNetOneShot, ShuffleNetSupernet
 from slimkit.models.vgg import VGG16
@@ -11,6 +12,8 @@ from slimkit.models.wrn import WideResNet
 __all__ = [
     "CifarResNet",
     "LeNet5",
+    "MetaEDSR",
+    "MetaRDN",
     "MobileNetV1",
     "MobileNetV2",
     "PrunableResNet",

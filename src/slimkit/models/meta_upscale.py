@@ -34,7 +34,7 @@ def output_size(lr_size: int, scale: float) -> int:
 def positions(size: int, scale: float, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """For output indices start..start+size-1 along one axis (CPU tensors): the LR index floor(i / r) and the
     offset i / r - floor(i / r), in float64."""
-    source = torch.arange(start, start + size, dtype=torch.float64) / scale
+    source = torch.arange(start, start + size, dtype=torch.float64, device="cpu") / scale
     lr_index = torch.floor(source + 1e-9)
     offset = (source - lr_index).clamp_min(0.0)
     return lr_index.long(), offset
@@ -99,7 +99,8 @@ class MetaUpscale(nn.Module):
         col_offsets, col_class = torch.unique(dx.round(decimals=OFFSET_DECIMALS), return_inverse=True)
         # one prediction per distinct (row offset, column offset) pair: [n_rows, n_cols, 9C, out]
         grid = torch.stack(torch.meshgrid(row_offsets, col_offsets, indexing="ij"), dim=-1).flatten(0, 1)
-        position = torch.cat([torch.full((len(grid), 1), 1.0 / scale, dtype=grid.dtype), grid], dim=1)
+        inverse_scale = torch.full((len(grid), 1), 1.0 / scale, dtype=grid.dtype, device="cpu")
+        position = torch.cat([inverse_scale, grid], dim=1)
         weights = self.predict(position.to(device, position_dtype(features)))
         weights = weights.view(len(row_offsets), len(col_offsets), *self.predict_shape)
         if len(col_offsets) <= self.conv_waste_limit * scale:
@@ -139,7 +140,9 @@ class MetaUpscale(nn.Module):
         col_class_device, cols_device = col_class.to(device), cols.to(device)
         for klass in range(weights.shape[0]):
             out_rows = torch.nonzero(row_class == klass).flatten()
-            bands = (rows[out_rows][:, None] + torch.arange(3)).flatten().to(device)  # 3 padded rows per LR row
+            bands = (
+                (rows[out_rows][:, None] + torch.arange(3, device="cpu")).flatten().to(device)
+            )  # 3 padded rows per LR row
             kernel = weights[klass].permute(0, 2, 1).reshape(n_cols * out, channels, 3, 3)
             per_offset = F.conv2d(padded[:, :, bands], kernel, stride=(3, 1))  # [B, n_cols * out, R, w]
             per_offset = per_offset.view(batch, n_cols, out, len(out_rows), -1)
@@ -158,7 +161,7 @@ def meta_upscale_per_pixel(features: torch.Tensor, scale: float, predict: Weight
     out_h, out_w = len(rows), len(cols)
     position = torch.stack(
         [
-            torch.full((out_h, out_w), 1.0 / scale, dtype=dy.dtype),
+            torch.full((out_h, out_w), 1.0 / scale, dtype=dy.dtype, device="cpu"),
             dy[:, None].expand(out_h, out_w),
             dx[None, :].expand(out_h, out_w),
         ],
