@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"no checkpoint at {args.ckpt}")
         source = Image.open(args.image)
         gray = source.mode in ("L", "I;16", "I")
-        pixels = np.asarray(source.convert("RGB"))
+        pixels = np.array(source.convert("RGB"))  # writable: torch.from_numpy wants one
         model = load_model(args.ckpt).to(args.device)
         inputs = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255).unsqueeze(0).to(args.device)
         result = upscale(model, inputs, args.scale, args.tile, args.margin)[0]

@@ -122,6 +122,12 @@ class _Builder:
     def block(self, convs: list[int], **options: object) -> None:
         self.blocks.append(BlockSpec(tuple(convs), **options))
 
+    def spec(
+        self, name: str, channels: int, classes: int, genes: list[str], features: int, gene: int | None
+    ) -> NetSpec:
+        """The network built so far; ``features`` (gene ``gene``) is the classifier's input width."""
+        return NetSpec(name, channels, classes, tuple(self.convs), tuple(self.blocks), tuple(genes), features, gene)
+
 
 def _small(input_size: int) -> bool:
     """CIFAR/digits-size inputs skip the ImageNet stem's downsampling (stride 1 where ImageNet has 2)."""
@@ -152,16 +158,7 @@ def mobilenet_v1_spec(in_channels: int, num_classes: int, input_size: int, width
         build.block([depthwise, build.conv(previous, out, 1, 1, (gene - 1, gene))])
         genes.append(f"layer{layer}")
         previous = out
-    return NetSpec(
-        "mobilenet_v1",
-        in_channels,
-        num_classes,
-        tuple(build.convs),
-        tuple(build.blocks),
-        tuple(genes),
-        previous,
-        len(genes) - 1,
-    )
+    return build.spec("mobilenet_v1", in_channels, num_classes, genes, previous, len(genes) - 1)
 
 
 MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2))
@@ -203,16 +200,7 @@ def mobilenet_v2_spec(
             previous, previous_gene = out, out_gene
     last = build.conv(previous, last_width, 1, 1, (previous_gene, None), activation="relu6")
     build.block([last])
-    return NetSpec(
-        "mobilenet_v2",
-        in_channels,
-        num_classes,
-        tuple(build.convs),
-        tuple(build.blocks),
-        tuple(genes),
-        last_width,
-        None,
-    )
+    return build.spec("mobilenet_v2", in_channels, num_classes, genes, last_width, None)
 
 
 def resnet_spec(in_channels: int, num_classes: int, input_size: int, depth: int = 20, base_width: int = 16) -> NetSpec:
@@ -243,13 +231,4 @@ def resnet_spec(in_channels: int, num_classes: int, input_size: int, depth: int 
                 )
             build.block([first, second], shortcut=shortcut, activation="relu")
             previous, previous_gene = width, stage
-    return NetSpec(
-        f"resnet{depth}",
-        in_channels,
-        num_classes,
-        tuple(build.convs),
-        tuple(build.blocks),
-        tuple(genes),
-        previous,
-        previous_gene,
-    )
+    return build.spec(f"resnet{depth}", in_channels, num_classes, genes, previous, previous_gene)
