@@ -4,7 +4,7 @@ and nothing of an earlier run overwritten."""
 from __future__ import annotations
 
 import pytest
-from conftest import run_train
+from conftest import group_options, run_train
 
 
 @pytest.mark.parametrize(
@@ -12,12 +12,14 @@ from conftest import run_train
     [
         (
             ["model=nonexistent"],
-            "model=nonexistent is not a known option; choose one of: lenet, resnet, shufflenet_oneshot, "
-            "shufflenet_supernet, vgg16, wrn",
+            "model=nonexistent is not a known option; choose one of: " + ", ".join(group_options("model")),
         ),
         (["trainer.max_epochs=abc"], "trainer.max_epochs='abc' has the wrong type: lightning.Trainer expects int"),
         (["data=cifar10", "data.root=/nope"], "data.root=/nope is not a folder"),
-        (["method=meta_sr"], "method=meta_sr is not a known option; choose one of: baseline, dp_quant, spos"),
+        (
+            ["method=nonexistent"],
+            "method=nonexistent is not a known option; choose one of: " + ", ".join(group_options("method")),
+        ),
         (["trainer.max_epoch=3"], "Could not override 'trainer.max_epoch'"),
     ],
 )
