@@ -14,12 +14,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from slimkit.data.sr import load_hr_image
 from slimkit.models.meta_sr import MetaSR
 from slimkit.models.meta_upscale import output_size, positions
 
@@ -83,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"no image at {args.image}")
         if not args.ckpt.is_file():
             raise ValueError(f"no checkpoint at {args.ckpt}")
-        source = Image.open(args.image)
-        gray = source.mode in ("L", "I;16", "I")
-        pixels = np.array(source.convert("RGB"))  # writable: torch.from_numpy wants one
+        pixels, gray = load_hr_image(args.image)
+        pixels = pixels.copy()  # writable: torch.from_numpy wants one
         model = load_model(args.ckpt).to(args.device)
         inputs = torch.from_numpy(pixels).permute(2, 0, 1).float().div(255).unsqueeze(0).to(args.device)
         result = upscale(model, inputs, args.scale, args.tile, args.margin)[0]

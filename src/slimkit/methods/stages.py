@@ -68,6 +68,17 @@ class StageRunner:
         return {name: float(value) for name, value in results[0].items()}
 
 
+def load_stage_file(module: L.LightningModule, file: str, option: str, what: str) -> None:
+    """Weights from another run's stage file (``stages/<name>.pt``) or a plain state dict, with one clear
+    line when they do not fit ``module`` (given by ``option``, e.g. method.supernet)."""
+    state = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        module.load_state_dict(state.get("module", state))
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigError(f"{option}={file} is not {what}: {first}") from None
+
+
 def config_fingerprint(cfg: DictConfig) -> str:
     """A hash of what decides a stage's result: the method, model and data configs and the seed."""
     resolved = OmegaConf.to_container(cfg, resolve=True)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from slimkit.data.sr import load_hr_image
 from slimkit.models.meta_sr import MetaSR
 from slimkit.sr.imresize import crop_to_scale, imresize
 from slimkit.sr.metrics import psnr_y, ssim_y
@@ -46,13 +47,6 @@ def super_resolve(model: MetaSR, lr: np.ndarray, scale: float) -> np.ndarray:
     return to_uint8(model.eval()(inputs, scale)[0])
 
 
-def load_hr(path: Path) -> tuple[np.ndarray, bool]:
-    """An HR image as HxWx3 uint8 and whether it is grayscale (scored on its one channel)."""
-    image = Image.open(path)
-    gray = image.mode in ("L", "I;16", "I")
-    return np.asarray(image.convert("RGB")), gray
-
-
 def score(sr: np.ndarray, hr: np.ndarray, gray: bool, scale: float) -> tuple[float, float]:
     shave = math.ceil(scale)
     if gray:
@@ -69,7 +63,7 @@ def evaluate_folder(
     for scale in scales:
         totals = {"meta_sr": [0.0, 0.0], "bicubic": [0.0, 0.0]}
         for index, path in enumerate(images):
-            hr, gray = load_hr(path)
+            hr, gray = load_hr_image(path)  # a grayscale file is scored on its one channel
             hr, lr_size = crop_to_scale(hr, scale)
             lr = imresize(hr, lr_size)
             outputs = {"meta_sr": super_resolve(model, lr, scale), "bicubic": imresize(lr, hr.shape[:2])}

@@ -5,16 +5,15 @@ Y channel (border shave ceil(r)) of whole held-out images at fixed scales, per s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import lightning as L
 import torch
 import torch.nn.functional as F
 
+from slimkit.methods.classification import OptimizerFactory
 from slimkit.models.meta_sr import MetaSR
 from slimkit.sr.metrics import psnr_y_torch
 
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 

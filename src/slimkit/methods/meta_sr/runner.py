@@ -15,20 +15,22 @@ from typing import Literal
 import torch
 from PIL import Image
 
+from slimkit.data.sr import list_hr_images
 from slimkit.errors import ConfigError
+from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.meta_sr.evaluation import comparison_strip, evaluate_folder, plot_psnr, write_tables
-from slimkit.methods.meta_sr.module import MetaSRModule, OptimizerFactory
+from slimkit.methods.meta_sr.module import MetaSRModule
 from slimkit.models.meta_sr import MetaSR
 from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def image_files(folder: str | Path) -> list[Path]:
-    files = sorted(path for path in Path(folder).iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    """The HR images of a benchmark folder, as the SR datamodule lists a training folder."""
+    files = list_hr_images(Path(folder))
     if not files:
-        raise ConfigError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise ConfigError(f"{folder} holds no images (*.png, *.jpg, *.jpeg, *.bmp)")
     return files
 
 

@@ -21,7 +21,7 @@ from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import evaluate_choice, search_structure, uniform_ratio
-from slimkit.methods.stages import StageRunner
+from slimkit.methods.stages import StageRunner, load_stage_file
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.run_context import RunContext
@@ -119,12 +119,7 @@ class MetaPruningRunner:
             net, spec.num_classes, self.optimizer, self.label_smoothing, seed=int(context.cfg.seed)
         )
         if self.pruningnet_file:
-            state = torch.load(self.pruningnet_file, map_location="cpu", weights_only=True)
-            try:
-                module.load_state_dict(state.get("module", state))
-            except RuntimeError as error:
-                first = str(error).strip().splitlines()[0]
-                raise ConfigError(f"method.pruningnet is not a PruningNet of this model and data: {first}") from None
+            load_stage_file(module, self.pruningnet_file, "method.pruningnet", "a PruningNet of this model and data")
         elif self.stage == "search" and not stages.done("pruningnet"):
             raise ConfigError(
                 "method.stage=search needs a trained PruningNet: method.pruningnet=<stages/pruningnet.pt>"

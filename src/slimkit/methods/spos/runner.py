@@ -26,7 +26,7 @@ from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
 from slimkit.methods.spos.search import Caps, evaluate_path, run_search
-from slimkit.methods.stages import StageRunner
+from slimkit.methods.stages import StageRunner, load_stage_file
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet, resolve_path
 from slimkit.run_context import RunContext
@@ -134,7 +134,7 @@ class SposRunner:
             flops_range=self.flops_range,
         )
         if self.supernet_file:
-            _load_supernet(module, self.supernet_file)
+            load_stage_file(module, self.supernet_file, "method.supernet", "a supernet of this space and data")
         elif self.stage == "search" and not stages.done("supernet"):
             raise ConfigError("method.stage=search needs a trained supernet: method.supernet=<stages/supernet.pt>")
         else:
@@ -209,15 +209,6 @@ class SposRunner:
 
 def _is_ddp(context: RunContext) -> bool:
     return str(context.cfg.trainer.get("strategy", "")).startswith("ddp")
-
-
-def _load_supernet(module: SupernetModule, file: str) -> None:
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    try:
-        module.load_state_dict(state.get("module", state))
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise ConfigError(f"method.supernet={file} is not a supernet of this space and data: {first}") from None
 
 
 def _feasible_random_path(
