@@ -79,7 +79,6 @@ module dpq_controller #(
     reg [COLS-1:0]       last_tile_lanes;  // lanes of the last column tile inside the layer
     reg [BUF_BITS-2:0]   load_tile;
     reg                  load_bank;
-    reg [1:0]            bank_full;
     wire                 load_tile_last, load_vector_last;
     // issuer
     reg                           issuing, issue_first_r;
@@ -98,25 +97,25 @@ module dpq_controller #(
     wire   vector_done = row_tile_done && row_tile_last;
     assign issue_final = issue_last && row_tile_last && issue_vector_last;
 
-    dpq_countdown #(.WIDTH(TILE_BITS)) load_tiles (
+    dpq_loop_counter #(.WIDTH(TILE_BITS)) load_tiles (
         .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(load_beat), .advance(1'b1),
-        .at_zero(load_tile_last)
+        .last(load_tile_last)
     );
-    dpq_countdown #(.WIDTH(SHAPE_BITS)) load_vectors (
+    dpq_loop_counter #(.WIDTH(SHAPE_BITS)) load_vectors (
         .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(load_beat), .advance(load_tile_last),
-        .at_zero(load_vector_last)
+        .last(load_vector_last)
     );
-    dpq_countdown #(.WIDTH(TILE_BITS)) issue_tiles (
+    dpq_loop_counter #(.WIDTH(TILE_BITS)) issue_tiles (
         .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(issue), .advance(1'b1),
-        .at_zero(issue_last)
+        .last(issue_last)
     );
-    dpq_countdown #(.WIDTH(ROW_TILE_BITS)) issue_row_tiles (
+    dpq_loop_counter #(.WIDTH(ROW_TILE_BITS)) issue_row_tiles (
         .clk(clk), .restart(restart), .period_minus_two(row_tiles_minus_two), .tick(issue), .advance(issue_last),
-        .at_zero(row_tile_last)
+        .last(row_tile_last)
     );
-    dpq_countdown #(.WIDTH(SHAPE_BITS)) issue_vectors (
+    dpq_loop_counter #(.WIDTH(SHAPE_BITS)) issue_vectors (
         .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(issue), .advance(issue_last && row_tile_last),
-        .at_zero(issue_vector_last)
+        .last(issue_vector_last)
     );
 
     assign index_read_address  = index_address;
@@ -164,27 +163,30 @@ module dpq_controller #(
         end
     end
 
-    // a bank fills on its last beat and empties when its vector's last tile is issued; the loader only
-    // writes an empty bank and the issuer only reads a full one
-    wire [1:0] next_bank_full = launch ? 2'b00
-                                : (bank_full | (load_done ? (2'b01 << load_bank) : 2'b00))
-                                  & ~(vector_done ? (2'b01 << issue_bank) : 2'b00);
-    wire       next_issue_bank = launch ? 1'b0 : issue_bank ^ vector_done;
+    // Banks fill and empty in order (the loader writes the bank after the one it filled last, the issuer
+    // reads the bank after the one it emptied last), so the state is only how many are full: `any_full`
+    // (the issuer's bank is full) and `both_full` (the loader's bank is full too). A bank fills on its
+    // last beat and empties when its vector's last tile is issued. Kept as two flags, not per-bank bits
+    // indexed by a bank register: one LUT level less in front of issue_go and in_ready (iCE40 Fmax).
+    reg        any_full, both_full;
+    wire       next_any_full = !launch && (both_full || load_done || (any_full && !vector_done));
+    wire       next_both_full = !launch && !vector_done && (both_full || (any_full && load_done));
     wire       next_issuing = launch || (issuing && !(vector_done && issue_vector_last));
     wire       next_loading = launch || (loading && !(load_done && load_vector_last));
-    wire       next_load_bank = launch ? 1'b0 : load_bank ^ load_done;
 
     always @(posedge clk) begin
         if (rst) begin
-            bank_full <= 2'b00;
+            any_full <= 1'b0;
+            both_full <= 1'b0;
             issuing <= 1'b0;
             issue_go <= 1'b0;
             in_ready <= 1'b0;
         end else begin
-            bank_full <= next_bank_full;
+            any_full <= next_any_full;
+            both_full <= next_both_full;
             issuing <= next_issuing;
-            issue_go <= next_issuing && next_bank_full[next_issue_bank] && enable_next;
-            in_ready <= next_loading && !next_bank_full[next_load_bank];
+            issue_go <= next_issuing && next_any_full && enable_next;
+            in_ready <= next_loading && !next_both_full;
         end
     end
 
@@ -216,7 +218,7 @@ module dpq_controller #(
             index_address <= 0;
         end else if (issue) begin
             issue_first_r <= issue_last;
-            issue_bank <= next_issue_bank;
+            issue_bank <= issue_bank ^ vector_done;
             if (issue_last) issue_tile <= 0;
             else issue_tile <= issue_tile + 1'b1;
             if (issue_last && row_tile_last) index_address <= 0;

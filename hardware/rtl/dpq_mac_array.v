@@ -36,7 +36,9 @@ module dpq_mac_array #(
 );
     localparam PRODUCT_BITS = CODEBOOK_BITS + ACT_BITS;
     localparam TREE_LEVELS  = $clog2(COLS);
-    localparam DEPTH        = 3 + TREE_LEVELS;  // index register, lookup, multiply, tree levels
+    // a row's sum of COLS products needs TREE_LEVELS more bits than a product (wrapping like the accumulator)
+    localparam SUM_BITS     = PRODUCT_BITS + TREE_LEVELS < ACC_BITS ? PRODUCT_BITS + TREE_LEVELS : ACC_BITS;
+    localparam DEPTH        = 4 + TREE_LEVELS;  // index register, lookup, multiply, tree levels, sum register
     localparam LOW_BITS     = ACC_BITS / 2;
     localparam HIGH_BITS    = ACC_BITS - LOW_BITS;
 
@@ -84,23 +86,30 @@ module dpq_mac_array #(
     genvar i, j;
     generate
         for (i = 0; i < ROWS; i = i + 1) begin : row
-            wire [COLS*ACC_BITS-1:0] products;
+            wire [COLS*PRODUCT_BITS-1:0] products;
             for (j = 0; j < COLS; j = j + 1) begin : lane
                 // multiply stage
                 wire signed [CODEBOOK_BITS-1:0] weight = weights[(i*COLS+j)*CODEBOOK_BITS +: CODEBOOK_BITS];
                 wire signed [ACT_BITS-1:0] activation = lane_activations[j*ACT_BITS +: ACT_BITS];
                 wire signed [PRODUCT_BITS-1:0] product = weight * activation;
-                reg signed [ACC_BITS-1:0] product_r;
+                reg signed [PRODUCT_BITS-1:0] product_r;
                 always @(posedge clk) begin
-                    if (enable) product_r <= {{(ACC_BITS-PRODUCT_BITS){product[PRODUCT_BITS-1]}}, product};
+                    if (enable) product_r <= product;
                 end
-                assign products[j*ACC_BITS +: ACC_BITS] = product_r;
+                assign products[j*PRODUCT_BITS +: PRODUCT_BITS] = product_r;
             end
 
-            wire [ACC_BITS-1:0] row_sum;
-            dpq_adder_tree #(.INPUTS(COLS), .WIDTH(ACC_BITS)) tree (
-                .clk(clk), .enable(enable), .terms(products), .sum(row_sum)
+            wire [SUM_BITS-1:0] tree_sum;
+            dpq_adder_tree #(.INPUTS(COLS), .WIDTH(PRODUCT_BITS), .SUM_WIDTH(SUM_BITS)) tree (
+                .clk(clk), .enable(enable), .terms(products), .sum(tree_sum)
             );
+            // the row's sum registered once more beside its accumulator: the tree sits by the multipliers
+            // (DSPs at the die's edges), so this hop is routing only and the accumulator's carry chain
+            // starts from a near register
+            reg [ACC_BITS-1:0] row_sum;
+            always @(posedge clk) begin
+                if (enable) row_sum <= {{(ACC_BITS-SUM_BITS){tree_sum[SUM_BITS-1]}}, tree_sum};
+            end
 
             // Accumulation in two halves (the iCE40 carry chain of a whole accumulator word misses 75 MHz):
             // the low half adds at the accumulate stage, the high half one stage later with the low half's
