@@ -65,11 +65,9 @@ module dpq_controller #(
     wire signed [SHAPE_BITS:0] row_tiles_less_two = rows_past_first_tile >>> ROW_SHIFT;
     wire signed [SHAPE_BITS:0] column_tiles_less_two = columns_past_first_tile >>> COL_SHIFT;
     /* verilator lint_on UNUSEDSIGNAL */
-    reg [ROW_TILE_BITS:0] row_tiles_minus_two;
-    reg [TILE_BITS:0]     column_tiles_minus_two;
-    reg [SHAPE_BITS:0]    vectors_minus_two;
+    wire [SHAPE_BITS:0]        vectors_less_two = {1'b0, vectors} - TWO;
     reg                  launch;
-    wire                 restart = launch;
+    wire                 launch_next = !rst && !running && start;
 
     // loader
     reg                  loading;
@@ -98,23 +96,23 @@ module dpq_controller #(
     assign issue_final = issue_last && row_tile_last && issue_vector_last;
 
     dpq_loop_counter #(.WIDTH(TILE_BITS)) load_tiles (
-        .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(load_beat), .advance(1'b1),
+        .clk(clk), .load(launch_next), .period_minus_two(column_tiles_less_two[TILE_BITS:0]), .tick(load_beat), .advance(1'b1),
         .last(load_tile_last)
     );
     dpq_loop_counter #(.WIDTH(SHAPE_BITS)) load_vectors (
-        .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(load_beat), .advance(load_tile_last),
+        .clk(clk), .load(launch_next), .period_minus_two(vectors_less_two), .tick(load_beat), .advance(load_tile_last),
         .last(load_vector_last)
     );
     dpq_loop_counter #(.WIDTH(TILE_BITS)) issue_tiles (
-        .clk(clk), .restart(restart), .period_minus_two(column_tiles_minus_two), .tick(issue), .advance(1'b1),
+        .clk(clk), .load(launch_next), .period_minus_two(column_tiles_less_two[TILE_BITS:0]), .tick(issue), .advance(1'b1),
         .last(issue_last)
     );
     dpq_loop_counter #(.WIDTH(ROW_TILE_BITS)) issue_row_tiles (
-        .clk(clk), .restart(restart), .period_minus_two(row_tiles_minus_two), .tick(issue), .advance(issue_last),
+        .clk(clk), .load(launch_next), .period_minus_two(row_tiles_less_two[ROW_TILE_BITS:0]), .tick(issue), .advance(issue_last),
         .last(row_tile_last)
     );
     dpq_loop_counter #(.WIDTH(SHAPE_BITS)) issue_vectors (
-        .clk(clk), .restart(restart), .period_minus_two(vectors_minus_two), .tick(issue), .advance(issue_last && row_tile_last),
+        .clk(clk), .load(launch_next), .period_minus_two(vectors_less_two), .tick(issue), .advance(issue_last && row_tile_last),
         .last(issue_vector_last)
     );
 
@@ -156,9 +154,6 @@ module dpq_controller #(
             if (finished) running <= 1'b0;
         end
         if (!running && start) begin
-            row_tiles_minus_two <= row_tiles_less_two[ROW_TILE_BITS:0];
-            column_tiles_minus_two <= column_tiles_less_two[TILE_BITS:0];
-            vectors_minus_two <= {1'b0, vectors} - TWO;
             columns_minus_one <= columns - 1'b1;
         end
     end

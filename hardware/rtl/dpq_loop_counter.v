@@ -9,28 +9,35 @@ module dpq_loop_counter #(
     parameter WIDTH = 16  // periods up to 2^WIDTH
 ) (
     input  wire           clk,
-    input  wire           restart,           // start from 0
-    input  wire [WIDTH:0] period_minus_two,  // two's complement, >= -1; held while the loop runs
+    input  wire           load,              // sample the period; the loop starts from 0 at the next edge
+    input  wire [WIDTH:0] period_minus_two,  // two's complement, >= -1; sampled with load
     input  wire           tick,              // an event that may step the counter ...
     input  wire           advance,           // ... and whether it does (kept apart: shallower enables)
     output reg            last               // this iteration is the loop's last (count == period - 1)
 );
-    reg [WIDTH-1:0] count;
+    // Everything a step reads is a register of this counter, so the placer can keep it in one spot: the
+    // period and the restart are registered here rather than taken from the controller's wide nets.
+    reg             restart;
     reg [WIDTH-1:0] bound_inverted;  // ~(period - 2): the compare below adds it, no inverter before the chain
+    reg             single;          // a period of one: every iteration is the last
+    reg [WIDTH-1:0] count;
     wire            step = tick && advance;
-    wire            single = period_minus_two[WIDTH];  // a period of one: every iteration is the last
     // Before a step that does not wrap, count <= period - 2, so the next count is the last exactly when
     // count >= period - 2, the carry out of count + ~(period - 2) + 1: one carry chain of two registers.
     wire [WIDTH:0]  compare = {1'b0, count} + {1'b0, bound_inverted} + 1'b1;
     wire            next_is_last = compare[WIDTH];
 
     always @(posedge clk) begin
-        if (restart) begin
+        restart <= load;
+        if (load) begin
             bound_inverted <= ~period_minus_two[WIDTH-1:0];
+            single <= period_minus_two[WIDTH];
         end
-        if (restart || step) count <= (restart || last) ? {WIDTH{1'b0}} : count + 1'b1;
-        // after a wrap (or a restart) the first iteration is the last only for a period of one
-        if (restart || step) last <= (restart || last) ? single : next_is_last;
+        if (restart || step) begin
+            count <= (restart || last) ? {WIDTH{1'b0}} : count + 1'b1;
+            // after a wrap (or a restart) the first iteration is the last only for a period of one
+            last <= (restart || last) ? single : next_is_last;
+        end
     end
 endmodule
 

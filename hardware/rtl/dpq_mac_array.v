@@ -4,9 +4,9 @@
 // pipelined adder tree and accumulates over the column tiles of a row tile.
 //
 // Pipeline (every register advances only while `enable`): index register -> codebook read -> multiply
-// -> log2(COLS) tree levels -> accumulate low half -> accumulate high half. `result` is combinational
-// from the last stage: the row tile's ROWS sums, valid with `result_valid`. Each stage is at most one
-// carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz).
+// -> log2(COLS) tree levels -> row sum register -> three accumulator parts (dpq_accumulator). `result` is
+// combinational from the last stage: the row tile's ROWS sums, valid with `result_valid`. Each stage is
+// at most one short carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz).
 `default_nettype none
 
 module dpq_mac_array #(
@@ -39,33 +39,27 @@ module dpq_mac_array #(
     // a row's sum of COLS products needs TREE_LEVELS more bits than a product (wrapping like the accumulator)
     localparam SUM_BITS     = PRODUCT_BITS + TREE_LEVELS < ACC_BITS ? PRODUCT_BITS + TREE_LEVELS : ACC_BITS;
     localparam DEPTH        = 4 + TREE_LEVELS;  // index register, lookup, multiply, tree levels, sum register
-    localparam LOW_BITS     = ACC_BITS / 2;
-    localparam HIGH_BITS    = ACC_BITS - LOW_BITS;
+    localparam ACC_PARTS    = 3;  // accumulator carry chains (dpq_accumulator); ACC_BITS >= 3 always
+    localparam STAGES       = DEPTH + ACC_PARTS - 1;  // the accumulator's first part works on the sum register
 
-    // control travels beside the data: {valid, first, last, final} per stage
-    reg [4*DEPTH-1:0] control;
+    // control travels beside the data: {valid, first, last, final} per stage, stage s at [4*s +: 4]
+    reg [4*STAGES-1:0] control;
     always @(posedge clk) begin
-        if (rst) control <= {4*DEPTH{1'b0}};
-        else if (enable) control <= {control[4*(DEPTH-1)-1:0], tile_valid, tile_first, tile_last, tile_final};
+        if (rst) control <= {4*STAGES{1'b0}};
+        else if (enable) control <= {control[4*(STAGES-1)-1:0], tile_valid, tile_first, tile_last, tile_final};
     end
-    wire acc_valid  = control[4*DEPTH-1];
-    wire acc_first  = control[4*DEPTH-2];
-    wire acc_last   = control[4*DEPTH-3];
-    wire acc_final  = control[4*DEPTH-4];
-    wire next_valid = control[4*DEPTH-5];  // the stage before: accumulates at the next enabled edge
-    wire next_first = control[4*DEPTH-6];
-    // the high half's stage
-    reg high_valid, high_last, high_final;
-    always @(posedge clk) begin
-        if (rst) high_valid <= 1'b0;
-        else if (enable) high_valid <= acc_valid;
-        if (enable) begin
-            high_last <= acc_last;
-            high_final <= acc_final;
+    // accumulator part p works at stage DEPTH-1+p; it clears when the stage before holds a first tile
+    wire [ACC_PARTS-1:0] part_valid, part_clear;
+    genvar p;
+    generate
+        for (p = 0; p < ACC_PARTS; p = p + 1) begin : part_control
+            assign part_valid[p] = control[4*(DEPTH-1+p) + 3];
+            assign part_clear[p] = control[4*(DEPTH-2+p) + 3] && control[4*(DEPTH-2+p) + 2];
         end
-    end
-    assign result_valid = high_valid && high_last;
-    assign result_final = high_final;
+    endgenerate
+    // the last stage: valid, last (of a row tile) and final (of the layer); its `first` bit is not needed
+    assign result_valid = control[4*(STAGES-1) + 3] && control[4*(STAGES-1) + 1];
+    assign result_final = control[4*(STAGES-1)];
 
     reg [ROWS*COLS*INDEX_BITS-1:0] indices_r;
     reg [COLS*ACT_BITS-1:0]        activations_r;
@@ -111,28 +105,10 @@ module dpq_mac_array #(
                 if (enable) row_sum <= {{(ACC_BITS-SUM_BITS){tree_sum[SUM_BITS-1]}}, tree_sum};
             end
 
-            // Accumulation in two halves (the iCE40 carry chain of a whole accumulator word misses 75 MHz):
-            // the low half adds at the accumulate stage, the high half one stage later with the low half's
-            // carry. `base_*` is what the next sum adds to, cleared one stage ahead when a row tile's first
-            // column tile is next, so no multiplexer sits in front of either adder.
-            reg  [LOW_BITS-1:0]  base_low, low_result;
-            reg  [HIGH_BITS-1:0] base_high, high_term;
-            reg                  low_carry;
-            wire [LOW_BITS:0]    low_total = {1'b0, base_low} + {1'b0, row_sum[LOW_BITS-1:0]};
-            wire [HIGH_BITS-1:0] high_total = base_high + high_term + {{(HIGH_BITS-1){1'b0}}, low_carry};
-            always @(posedge clk) begin
-                if (enable) begin
-                    if (next_valid && next_first) base_low <= {LOW_BITS{1'b0}};
-                    else if (acc_valid) base_low <= low_total[LOW_BITS-1:0];
-                    low_result <= low_total[LOW_BITS-1:0];
-                    low_carry <= low_total[LOW_BITS];
-                    high_term <= row_sum[ACC_BITS-1:LOW_BITS];
-                    if (acc_valid && acc_first) base_high <= {HIGH_BITS{1'b0}};
-                    else if (high_valid) base_high <= high_total;
-                end
-            end
-            wire [ACC_BITS-1:0] total = {high_total, low_result};
-            assign result[i*ACC_BITS +: ACC_BITS] = total;
+            dpq_accumulator #(.WIDTH(ACC_BITS), .PARTS(ACC_PARTS)) accumulator (
+                .clk(clk), .enable(enable), .valid(part_valid), .clear(part_clear), .sum(row_sum),
+                .total(result[i*ACC_BITS +: ACC_BITS])
+            );
         end
     endgenerate
 

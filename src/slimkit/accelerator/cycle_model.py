@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.config import ArrayConfig
 
-MAC_PIPELINE_CYCLES = 7  # read, index register, codebook, multiply, row sum, two accumulator halves; + tree levels
+MAC_PIPELINE_CYCLES = 8  # read, index register, codebook, multiply, row sum, three accumulator parts; + tree levels
 CENTROID_TAIL_CYCLES = 3  # after the last bin read: multiply, accumulate, output hand-off
 
 
