@@ -57,6 +57,9 @@ module dpq_accel #(
         if (MODE != 0 && MODE != 1) begin : bad_mode
             dpq_parameter_error_MODE_must_be_0_or_1 invalid();
         end
+        if ($clog2(COLUMN_TILES) > SHAPE_BITS) begin : bad_column_tiles
+            dpq_parameter_error_COLUMN_TILES_must_not_exceed_2_to_the_SHAPE_BITS invalid();
+        end
         if (ACC_BITS <= CODEBOOK_BITS + ACT_BITS) begin : bad_accumulator
             dpq_parameter_error_ACC_BITS_must_exceed_CODEBOOK_BITS_plus_ACT_BITS invalid();
         end

@@ -45,16 +45,16 @@ module dpq_controller #(
 );
     localparam ROW_SHIFT = $clog2(ROWS);
     localparam COL_SHIFT = $clog2(COLS);
-    localparam BUF_BITS  = $clog2(2*COLUMN_TILES);
 
-    // Loop ends come from registered flags (dpq_countdown) so that the issue condition, which enables
-    // most of the controller's registers, stays two LUT levels deep (iCE40 Fmax).
-    // The edge that samples start registers the loop bounds (ceil(n / P) - 1 = (n - 1) / P); the next one
-    // (`launch`) starts the counters from them, so no path runs from the shape inputs to a comparison.
-    // Bounds are kept as "count - 2" (two's complement, -1 for a single iteration): what dpq_countdown
+    // Loop ends come from registered flags (dpq_loop_counter) so that the issue condition, which enables
+    // most of the controller's registers, stays shallow (iCE40 Fmax).
+    // The edge that samples start registers the loop bounds; the next one (`prepare`) loads them into the
+    // loop counters, and the one after (`launch`) starts the counters and the controller: every step of
+    // the start-up is a register to register hop, whatever the placer does with the wide nets.
+    // Bounds are kept as "count - 2" (two's complement, -1 for a single iteration): what dpq_loop_counter
     // loads. ceil(n / P) - 2 = floor((n - 1 - P) / P), an arithmetic shift of one subtraction. Each loop
     // counter is only as wide as the loop can run (shorter carry chains, iCE40 Fmax).
-    localparam TILE_BITS     = $clog2(COLUMN_TILES) < SHAPE_BITS ? $clog2(COLUMN_TILES) : SHAPE_BITS;
+    localparam TILE_BITS     = $clog2(COLUMN_TILES);  // <= SHAPE_BITS (checked in dpq_accel)
     localparam ROW_TILE_BITS = $clog2(INDEX_DEPTH) < SHAPE_BITS ? $clog2(INDEX_DEPTH) : SHAPE_BITS;
     /* verilator lint_off WIDTHTRUNC */  // small constants, sized to the shape
     localparam [SHAPE_BITS:0] ROWS_PLUS_ONE = ROWS + 1, COLS_PLUS_ONE = COLS + 1, TWO = 2;
@@ -65,9 +65,10 @@ module dpq_controller #(
     wire signed [SHAPE_BITS:0] row_tiles_less_two = rows_past_first_tile >>> ROW_SHIFT;
     wire signed [SHAPE_BITS:0] column_tiles_less_two = columns_past_first_tile >>> COL_SHIFT;
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [SHAPE_BITS:0]        vectors_less_two = {1'b0, vectors} - TWO;
-    reg                  launch;
-    wire                 launch_next = !rst && !running && start;
+    reg [ROW_TILE_BITS:0] row_tiles_minus_two;
+    reg [TILE_BITS:0]     column_tiles_minus_two;
+    reg [SHAPE_BITS:0]    vectors_minus_two;
+    reg                   prepare, launch;
 
     // loader
     reg                  loading;
@@ -75,13 +76,17 @@ module dpq_controller #(
     reg [SHAPE_BITS-1:0] columns_minus_one;
     /* verilator lint_on UNUSEDSIGNAL */
     reg [COLS-1:0]       last_tile_lanes;  // lanes of the last column tile inside the layer
-    reg [BUF_BITS-2:0]   load_tile;
+    wire [TILE_BITS-1:0] load_tile;       // the loop counters' counts are the buffer's word addresses
     reg                  load_bank;
     wire                 load_tile_last, load_vector_last;
     // issuer
     reg                           issuing, issue_first_r;
     reg                           issue_go;     // issuing, the issue bank full and enable, as a register
-    reg [BUF_BITS-2:0]            issue_tile;
+    wire [TILE_BITS-1:0]          issue_tile;
+    /* verilator lint_off UNUSEDSIGNAL */  // only the tile loops' counts are addresses
+    wire [SHAPE_BITS-1:0]         load_vector, issue_vector;
+    wire [ROW_TILE_BITS-1:0]      row_tile;
+    /* verilator lint_on UNUSEDSIGNAL */
     reg                           issue_bank;
     reg [$clog2(INDEX_DEPTH)-1:0] index_address;
     wire                          row_tile_last, issue_vector_last;
@@ -96,24 +101,24 @@ module dpq_controller #(
     assign issue_final = issue_last && row_tile_last && issue_vector_last;
 
     dpq_loop_counter #(.WIDTH(TILE_BITS)) load_tiles (
-        .clk(clk), .load(launch_next), .period_minus_two(column_tiles_less_two[TILE_BITS:0]), .tick(load_beat), .advance(1'b1),
-        .last(load_tile_last)
+        .clk(clk), .load(prepare), .period_minus_two(column_tiles_minus_two), .tick(load_beat), .advance(1'b1),
+        .count(load_tile), .last(load_tile_last)
     );
     dpq_loop_counter #(.WIDTH(SHAPE_BITS)) load_vectors (
-        .clk(clk), .load(launch_next), .period_minus_two(vectors_less_two), .tick(load_beat), .advance(load_tile_last),
-        .last(load_vector_last)
+        .clk(clk), .load(prepare), .period_minus_two(vectors_minus_two), .tick(load_beat), .advance(load_tile_last),
+        .count(load_vector), .last(load_vector_last)
     );
     dpq_loop_counter #(.WIDTH(TILE_BITS)) issue_tiles (
-        .clk(clk), .load(launch_next), .period_minus_two(column_tiles_less_two[TILE_BITS:0]), .tick(issue), .advance(1'b1),
-        .last(issue_last)
+        .clk(clk), .load(prepare), .period_minus_two(column_tiles_minus_two), .tick(issue), .advance(1'b1),
+        .count(issue_tile), .last(issue_last)
     );
     dpq_loop_counter #(.WIDTH(ROW_TILE_BITS)) issue_row_tiles (
-        .clk(clk), .load(launch_next), .period_minus_two(row_tiles_less_two[ROW_TILE_BITS:0]), .tick(issue), .advance(issue_last),
-        .last(row_tile_last)
+        .clk(clk), .load(prepare), .period_minus_two(row_tiles_minus_two), .tick(issue), .advance(issue_last),
+        .count(row_tile), .last(row_tile_last)
     );
     dpq_loop_counter #(.WIDTH(SHAPE_BITS)) issue_vectors (
-        .clk(clk), .load(launch_next), .period_minus_two(vectors_less_two), .tick(issue), .advance(issue_last && row_tile_last),
-        .last(issue_vector_last)
+        .clk(clk), .load(prepare), .period_minus_two(vectors_minus_two), .tick(issue), .advance(issue_last && row_tile_last),
+        .count(issue_vector), .last(issue_vector_last)
     );
 
     assign index_read_address  = index_address;
@@ -143,17 +148,18 @@ module dpq_controller #(
     always @(posedge clk) begin
         if (rst) begin
             running <= 1'b0;
+            prepare <= 1'b0;
             launch <= 1'b0;
-        end else if (!running) begin
-            if (start) begin
-                running <= 1'b1;
-                launch <= 1'b1;
-            end
         end else begin
-            launch <= 1'b0;
-            if (finished) running <= 1'b0;
+            prepare <= !running && start;
+            launch <= prepare;
+            if (!running) running <= start;
+            else if (finished) running <= 1'b0;
         end
         if (!running && start) begin
+            row_tiles_minus_two <= row_tiles_less_two[ROW_TILE_BITS:0];
+            column_tiles_minus_two <= column_tiles_less_two[TILE_BITS:0];
+            vectors_minus_two <= {1'b0, vectors} - TWO;
             columns_minus_one <= columns - 1'b1;
         end
     end
@@ -191,34 +197,21 @@ module dpq_controller #(
         else loading <= next_loading;
     end
     always @(posedge clk) begin
-        if (launch) begin
-            load_tile <= 0;
-            load_bank <= 1'b0;
-        end else if (load_beat) begin
-            if (load_tile_last) begin
-                load_tile <= 0;
-                load_bank <= ~load_bank;
-            end else begin
-                load_tile <= load_tile + 1'b1;
-            end
-        end
+        if (launch) load_bank <= 1'b0;
+        else if (load_done) load_bank <= ~load_bank;
     end
 
     // issuer
     always @(posedge clk) begin
         if (launch) begin
             issue_first_r <= 1'b1;
-            issue_tile <= 0;
             issue_bank <= 1'b0;
-            index_address <= 0;
         end else if (issue) begin
             issue_first_r <= issue_last;
             issue_bank <= issue_bank ^ vector_done;
-            if (issue_last) issue_tile <= 0;
-            else issue_tile <= issue_tile + 1'b1;
-            if (issue_last && row_tile_last) index_address <= 0;
-            else index_address <= index_address + 1'b1;
         end
+        // the index memory's address restarts with every vector: a clear, not a multiplexer (iCE40 Fmax)
+        if (launch || issue) index_address <= (launch || (issue_last && row_tile_last)) ? 0 : index_address + 1'b1;
     end
 endmodule
 

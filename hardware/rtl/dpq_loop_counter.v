@@ -13,6 +13,7 @@ module dpq_loop_counter #(
     input  wire [WIDTH:0] period_minus_two,  // two's complement, >= -1; sampled with load
     input  wire           tick,              // an event that may step the counter ...
     input  wire           advance,           // ... and whether it does (kept apart: shallower enables)
+    output reg  [WIDTH-1:0] count,           // this iteration: 0 .. period - 1
     output reg            last               // this iteration is the loop's last (count == period - 1)
 );
     // Everything a step reads is a register of this counter, so the placer can keep it in one spot: the
@@ -20,7 +21,6 @@ module dpq_loop_counter #(
     reg             restart;
     reg [WIDTH-1:0] bound_inverted;  // ~(period - 2): the compare below adds it, no inverter before the chain
     reg             single;          // a period of one: every iteration is the last
-    reg [WIDTH-1:0] count;
     wire            step = tick && advance;
     // Before a step that does not wrap, count <= period - 2, so the next count is the last exactly when
     // count >= period - 2, the carry out of count + ~(period - 2) + 1: one carry chain of two registers.

@@ -64,7 +64,8 @@ def random_cases(config: ArrayConfig) -> list[dict]:
         }
         for seed, (r, c, v) in enumerate(shapes)
     ]
-    cases.append({**cases[3], "name": "random_stalls", "seed": 99, "stall_rate": 0.3})
+    # one row tile per vector: loading a vector takes as long as computing it, so source stalls must show
+    cases.append({**cases[4], "name": "random_stalls", "seed": 99, "stall_rate": 0.3})
     return cases
 
 
@@ -83,10 +84,14 @@ def test_random_layers_match_golden_outputs_and_cycle_model(simulator, config_na
     config = CONFIGS[config_name][0]
     records = simulate(simulator, config, random_cases(config), tmp_path)
     assert len(records) == len(random_cases(config))
-    # the testbench asserts outputs and cycles == model for the unstalled cases; stalls can only cost cycles
+    # the testbench asserts outputs and cycles == model for the unstalled cases; stalls never save cycles,
+    # and in MAC mode the stalled case is input-bound, so there they must cost some (centroid mode's
+    # drains can hide them)
     for record in records:
         if record["stall_rate"] > 0:
-            assert record["cycles"] > record["predicted"], record
+            assert record["cycles"] >= record["predicted"], record
+            if config.mode == "mac":
+                assert record["cycles"] > record["predicted"], record
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,20 @@ that raises ``done``. A layer is ``vectors * row_tiles`` row tiles of ``column_t
 
 MAC mode (a multiplier per weight):
 
-    1 + column_tiles                     the loop bounds register, then the first vector streams in (one beat
-                                         of ``cols`` activations a cycle)
+    2 + column_tiles                     the loop bounds register, the loop counters load them, then the first
+                                         vector streams in (one beat of ``cols`` activations a cycle)
   + vectors * row_tiles * column_tiles   one tile issued per cycle; later vectors load into the other buffer
                                          bank meanwhile, which never stalls: a vector's compute
                                          (row_tiles * column_tiles cycles) is never shorter than its load
-  + 6 + log2(cols)                       memory read, index register, codebook read, multiply, log2(cols)
-                                         adder-tree levels, low and high accumulator halves (the second
-                                         pushes into the output buffer), hand-off that raises done
+  + 8 + log2(cols)                       memory read, index register, codebook read, multiply, log2(cols)
+                                         adder-tree levels, row-sum register, three accumulator parts (the
+                                         last pushes into the output buffer), hand-off that raises done
 
 Centroid mode: a row tile's bins fill in ``column_tiles`` cycles, then drain through one multiplier per row
 in ``entries = 2**index_bits`` cycles while the next row tile fills the other bank. With n counting row
 tiles, s_n the edge issuing its first tile and e_n the edge reading its last bin:
 
-    s_0 = column_tiles + 2,   s_n = max(s_{n-1} + column_tiles, e_{n-2} + 1)   (two bin banks)
+    s_0 = column_tiles + 3,   s_n = max(s_{n-1} + column_tiles, e_{n-2} + 1)   (two bin banks)
     e_n = max(s_n + column_tiles + 2, e_{n-1} + 1) + entries - 1
     cycles = e_last + 3                  multiply, accumulate into the output register, hand-off
 
@@ -52,7 +52,7 @@ def layer_cycles(config: ArrayConfig, rows: int, columns: int, vectors: int) -> 
     row_tiles, column_tiles = config.tiles(rows, columns)
     if config.mode == "mac":
         tree_levels = config.cols.bit_length() - 1
-        return 1 + column_tiles + vectors * row_tiles * column_tiles + MAC_PIPELINE_CYCLES + tree_levels
+        return 2 + column_tiles + vectors * row_tiles * column_tiles + MAC_PIPELINE_CYCLES + tree_levels
     return _centroid_cycles(vectors * row_tiles, column_tiles, 2**config.index_bits)
 
 
@@ -60,7 +60,7 @@ def _centroid_cycles(row_tiles: int, column_tiles: int, entries: int) -> int:
     starts: list[int] = []
     ends: list[int] = []
     for n in range(row_tiles):
-        start = column_tiles + 2 if n == 0 else starts[-1] + column_tiles
+        start = column_tiles + 3 if n == 0 else starts[-1] + column_tiles
         if n >= 2:
             start = max(start, ends[n - 2] + 1)
         first_read = start + column_tiles + 2
