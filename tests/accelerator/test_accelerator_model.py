@@ -22,6 +22,7 @@ def lanes(word: int, count: int, bits: int) -> list[int]:
         ({"index_bits": 9}, "index_bits"),
         ({"acc_bits": 16}, "acc_bits"),
         ({"mode": "systolic"}, "mode"),
+        ({"column_tiles": 512, "shape_bits": 8}, "column_tiles"),
     ],
 )
 def test_bad_configurations_are_refused(settings, message):

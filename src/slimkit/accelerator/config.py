@@ -35,6 +35,9 @@ class ArrayConfig:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.acc_bits <= self.codebook_bits + self.act_bits:
             raise ValueError("acc_bits must exceed codebook_bits + act_bits")
+        if self.column_tiles > 2**self.shape_bits:
+            limit = 2**self.shape_bits
+            raise ValueError(f"column_tiles must be at most 2^shape_bits ({limit}), got {self.column_tiles}")
 
     @property
     def name(self) -> str:
