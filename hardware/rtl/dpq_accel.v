@@ -33,7 +33,7 @@ module dpq_accel #(
     input  wire [SHAPE_BITS-1:0]             vectors,
     input  wire                              start,
     output wire                              busy,
-    output reg                               done,
+    output wire                              done,
     // activations: vector by vector, COLS columns per beat (column ct*COLS + j in lane j)
     input  wire                              in_valid,
     output wire                              in_ready,
@@ -67,7 +67,13 @@ module dpq_accel #(
 
     // the whole pipeline advances while the output buffer has room (a register: see dpq_output_buffer)
     wire enable, enable_next;
-    wire finished = out_valid && out_ready && out_last;
+    // the final result left the accelerator, registered: `done` and the controller's `running` follow
+    // one cycle later from a flip-flop rather than from the output handshake's logic (iCE40 Fmax)
+    reg finished;
+    always @(posedge clk) begin
+        if (rst) finished <= 1'b0;
+        else finished <= out_valid && out_ready && out_last;
+    end
 
     wire running;
     assign busy = running;
@@ -152,11 +158,15 @@ module dpq_accel #(
         .room(enable), .room_next(enable_next), .out_valid(out_valid), .out_ready(out_ready), .out_data({out_last, out_data})
     );
 
+    // `done`: a layer has run and none is running. `running` rises at the edge that samples start and falls
+    // at the edge after the final result left, so `done` needs no flip-flop of its own and no logic from
+    // the start and output handshakes in front of one (iCE40 Fmax).
+    reg has_run;
     always @(posedge clk) begin
-        if (rst) done <= 1'b0;
-        else if (start && !running) done <= 1'b0;
-        else if (finished) done <= 1'b1;
+        if (rst) has_run <= 1'b0;
+        else if (start) has_run <= 1'b1;
     end
+    assign done = has_run && !running;
 endmodule
 
 `default_nettype wire

@@ -5,7 +5,8 @@
 // tiles appears at the last part's stage: `total` is combinational there.
 //
 // `base` is what each part's next sum adds to; it is cleared one stage ahead (`clear`) when a row
-// tile's first column tile comes next, so no multiplexer sits in front of an adder.
+// tile's first column tile comes next, so no multiplexer sits in front of an adder. Every enabled edge
+// adds: a stage without a tile must bring a zero sum (it then carries nothing either).
 `default_nettype none
 
 module dpq_accumulator #(
@@ -14,7 +15,6 @@ module dpq_accumulator #(
 ) (
     input  wire             clk,
     input  wire             enable,
-    input  wire [PARTS-1:0] valid,  // bit p: part p's stage holds a tile
     input  wire [PARTS-1:0] clear,  // bit p: the tile entering part p's stage at the next edge starts a row tile
     input  wire [WIDTH-1:0] sum,    // the row sum of the tile at part 0's stage
     output wire [WIDTH-1:0] total   // the accumulated sum of the tile at the last part's stage
@@ -53,7 +53,7 @@ module dpq_accumulator #(
             always @(posedge clk) begin
                 if (enable) begin
                     if (clear[p]) base <= {BITS{1'b0}};
-                    else if (valid[p]) base <= part_total[BITS-1:0];
+                    else base <= part_total[BITS-1:0];
                 end
             end
 

@@ -42,19 +42,20 @@ module dpq_mac_array #(
     localparam ACC_PARTS    = 3;  // accumulator carry chains (dpq_accumulator); ACC_BITS >= 3 always
     localparam STAGES       = DEPTH + ACC_PARTS - 1;  // the accumulator's first part works on the sum register
 
-    // control travels beside the data: {valid, first, last, final} per stage, stage s at [4*s +: 4]
+    // control travels beside the data: {valid, starts (valid and first), last, final} per stage, stage s at
+    // [4*s +: 4]; `starts` is a register bit so that the accumulators' clears are flip-flop outputs
     reg [4*STAGES-1:0] control;
     always @(posedge clk) begin
         if (rst) control <= {4*STAGES{1'b0}};
-        else if (enable) control <= {control[4*(STAGES-1)-1:0], tile_valid, tile_first, tile_last, tile_final};
+        else if (enable)
+            control <= {control[4*(STAGES-1)-1:0], tile_valid, tile_valid && tile_first, tile_last, tile_final};
     end
-    // accumulator part p works at stage DEPTH-1+p; it clears when the stage before holds a first tile
-    wire [ACC_PARTS-1:0] part_valid, part_clear;
+    // accumulator part p works at stage DEPTH-1+p; it clears when the stage before holds a row tile's start
+    wire [ACC_PARTS-1:0] part_clear;
     genvar p;
     generate
         for (p = 0; p < ACC_PARTS; p = p + 1) begin : part_control
-            assign part_valid[p] = control[4*(DEPTH-1+p) + 3];
-            assign part_clear[p] = control[4*(DEPTH-2+p) + 3] && control[4*(DEPTH-2+p) + 2];
+            assign part_clear[p] = control[4*(DEPTH-2+p) + 2];
         end
     endgenerate
     // the last stage: valid, last (of a row tile) and final (of the layer); its `first` bit is not needed
@@ -106,14 +107,16 @@ module dpq_mac_array #(
             end
 
             dpq_accumulator #(.WIDTH(ACC_BITS), .PARTS(ACC_PARTS)) accumulator (
-                .clk(clk), .enable(enable), .valid(part_valid), .clear(part_clear), .sum(row_sum),
+                .clk(clk), .enable(enable), .clear(part_clear), .sum(row_sum),
                 .total(result[i*ACC_BITS +: ACC_BITS])
             );
         end
     endgenerate
 
     always @(posedge clk) begin
-        if (enable) lane_activations <= activations_r;
+        // a bubble (no tile) multiplies zeros: its row sum is 0, so the accumulators add every stage
+        // without a per-stage enable (no LUT in front of their clock enables)
+        if (enable) lane_activations <= control[3] ? activations_r : {COLS*ACT_BITS{1'b0}};
     end
 endmodule
 

@@ -9,9 +9,10 @@ MAC mode (a multiplier per weight):
   + vectors * row_tiles * column_tiles   one tile issued per cycle; later vectors load into the other buffer
                                          bank meanwhile, which never stalls: a vector's compute
                                          (row_tiles * column_tiles cycles) is never shorter than its load
-  + 8 + log2(cols)                       memory read, index register, codebook read, multiply, log2(cols)
+  + 9 + log2(cols)                       memory read, index register, codebook read, multiply, log2(cols)
                                          adder-tree levels, row-sum register, three accumulator parts (the
-                                         last pushes into the output buffer), hand-off that raises done
+                                         last pushes into the output buffer), hand-off, registered finish
+                                         that raises done
 
 Centroid mode: a row tile's bins fill in ``column_tiles`` cycles, then drain through one multiplier per row
 in ``entries = 2**index_bits`` cycles while the next row tile fills the other bank. With n counting row
@@ -19,7 +20,7 @@ tiles, s_n the edge issuing its first tile and e_n the edge reading its last bin
 
     s_0 = column_tiles + 3,   s_n = max(s_{n-1} + column_tiles, e_{n-2} + 1)   (two bin banks)
     e_n = max(s_n + column_tiles + 2, e_{n-1} + 1) + entries - 1
-    cycles = e_last + 3                  multiply, accumulate into the output register, hand-off
+    cycles = e_last + 4                  multiply, accumulate into the output register, hand-off, finish
 
 so a layer costs about max(column_tiles, entries) cycles per row tile: the mode keeps pace with the MAC
 array only when a row has at least ``cols * entries`` columns.
@@ -31,8 +32,8 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.config import ArrayConfig
 
-MAC_PIPELINE_CYCLES = 8  # read, index register, codebook, multiply, row sum, three accumulator parts; + tree levels
-CENTROID_TAIL_CYCLES = 3  # after the last bin read: multiply, accumulate, output hand-off
+MAC_PIPELINE_CYCLES = 9  # read, index register, codebook, multiply, row sum, 3 accumulator parts, finish; + tree
+CENTROID_TAIL_CYCLES = 4  # after the last bin read: multiply, accumulate, output hand-off, registered finish
 
 
 @dataclass(frozen=True)
