@@ -143,8 +143,8 @@ module dpq_controller #(
     assign buffer_write = load_beat;
     assign buffer_write_address = {load_bank, load_tile};
 
-    // Each block below keeps its registers' enables short: `launch` and `issue` (or `load_beat`) never
-    // coincide, so no priority chain over reset and state sits in front of the issue counters.
+    // start-up: the start edge registers the bounds, `prepare` loads the loop counters, `launch` starts them
+    // and clears the controller's state; `launch` and `issue` (or `load_beat`) never coincide.
     always @(posedge clk) begin
         if (rst) begin
             running <= 1'b0;
