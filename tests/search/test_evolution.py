@@ -393,6 +393,43 @@ def test_a_large_space_where_draws_run_out_fills_what_it_can_and_warns(caplog):
     assert search.finished and "none found in 50 random draws" in caplog.text
 
 
+def lower_until_small(values: dict, rng: random.Random) -> dict:
+    """A repair for ``small``: random genes stepped down until the sum fits."""
+    values = dict(values)
+    while not small(values):
+        values[rng.choice([gene for gene, value in values.items() if value > 0])] -= 1
+    return values
+
+
+def small(values: dict) -> bool:  # under one feasible candidate in a million uniformly random draws
+    return sum(values.values()) <= 12
+
+
+def test_a_repair_fills_every_generation_where_random_draws_find_nothing_and_resumes_exactly(tmp_path):
+    settings = dict(population_size=10, generations=4, top_k=3, mutation_count=4, crossover_count=3, seed=5)
+    unrepaired = EvolutionSearch(grid(10, 8), constraint=small, max_attempts=200, **settings)
+    assert unrepaired.ask() == []  # rejection sampling alone gives up
+
+    reference = EvolutionSearch(grid(10, 8), constraint=small, repair=lower_until_small, **settings)
+    driver = Driver(index_sum)
+    driver.run(reference)
+    assert reference.generation == 4
+    assert all(len(record["candidates"]) == 10 for record in reference.history)
+    assert all(small(candidate.values) for candidate in driver.asked)
+    assert all(record["repaired"] > 0 for record in reference.history)
+    # repaired draws land at the cap, where the best scores are
+    assert max(index_sum(candidate.values) for candidate in driver.asked) == 12
+
+    search = EvolutionSearch(grid(10, 8), constraint=small, repair=lower_until_small, **settings)
+    resumed_driver = Driver(index_sum)
+    resumed_driver.run(search, stop=lambda s: s.generation == 2)
+    search.save(tmp_path / "search.json")
+    search = EvolutionSearch.load(tmp_path / "search.json", constraint=small, repair=lower_until_small)
+    resumed_driver.run(search)
+    assert resumed_driver.asked == driver.asked
+    assert search.history == reference.history
+
+
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     sizes=st.lists(st.integers(1, 4), min_size=1, max_size=4),

@@ -41,6 +41,7 @@ ENUMERATION_LIMIT = 100_000
 """Spaces up to this size are enumerated when random draws stop finding new feasible candidates."""
 
 Constraint = Callable[[dict[str, Any]], bool]
+Repair = Callable[[dict[str, Any], random.Random], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,10 @@ class EvolutionSearch:
 
     ``constraint(values) -> bool`` (True = feasible) is called on a plain dict of gene values
     before a candidate can be returned by :meth:`ask`, possibly several times for the same values;
-    it must be deterministic for resumed runs to repeat exactly. When ``max_attempts`` draws for one
+    it must be deterministic for resumed runs to repeat exactly. ``repair(values, rng) -> values``, when
+    given, turns an infeasible draw into a feasible one (e.g. narrows a network until it fits a FLOPs cap:
+    under a tight cap almost no uniformly random draw is feasible); it must draw only from ``rng``, so a
+    resumed search repeats. When ``max_attempts`` draws for one
     slot find no new feasible candidate, the slot is given up with a warning: missing mutants and
     crossovers are replaced by random candidates, and missing random candidates leave the generation
     short (spaces of up to ``ENUMERATION_LIMIT`` candidates are enumerated first, so a short
@@ -102,6 +106,7 @@ class EvolutionSearch:
         constraint: Constraint | None = None,
         seed: int = 0,
         max_attempts: int = 1000,
+        repair: Repair | None = None,
     ) -> None:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
@@ -118,6 +123,7 @@ class EvolutionSearch:
             max_attempts=max_attempts,
         )
         self.constraint = constraint
+        self.repair = repair
         self._rng = random.Random(seed)
         self._completed = 0
         self._exhausted = False
@@ -196,7 +202,8 @@ class EvolutionSearch:
 
         Keys: ``generation``; ``candidates`` (``values``, ``score`` (None = failed), ``origin``
         and ``parents``, positions in ``parents``); ``parents`` (``values``, ``score``);
-        ``rejected`` (draws dropped as ``duplicate`` or ``infeasible``); ``unfilled`` (slots of
+        ``rejected`` (draws dropped as ``duplicate`` or ``infeasible``); ``repaired`` (infeasible draws
+        the repair changed); ``unfilled`` (slots of
         ``population_size`` left empty); ``generation_best`` and ``best`` (best so far), each
         ``{"values", "score"}`` or None.
         """
@@ -222,14 +229,17 @@ class EvolutionSearch:
         }
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any], constraint: Constraint | None = None) -> EvolutionSearch:
+    def from_state_dict(
+        cls, state: Mapping[str, Any], constraint: Constraint | None = None, repair: Repair | None = None
+    ) -> EvolutionSearch:
         """A search that continues exactly like the one whose :meth:`state_dict` gave ``state``."""
         if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
             raise ValueError(f"not a saved EvolutionSearch state (expected format {STATE_FORMAT!r})")
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"EvolutionSearch state version {state.get('version')!r} is not supported")
         try:
-            search = cls(SearchSpace.from_dict(state["space"]), constraint=constraint, **state["settings"])
+            space = SearchSpace.from_dict(state["space"])
+            search = cls(space, constraint=constraint, repair=repair, **state["settings"])
             search._rng = rng_from_json(state["rng"])
             for record in state["history"]:
                 search._restore_generation(record, complete=True)
@@ -249,9 +259,11 @@ class EvolutionSearch:
         return write_json_atomic(path, self.state_dict())
 
     @classmethod
-    def load(cls, path: str | Path, constraint: Constraint | None = None) -> EvolutionSearch:
-        """Continue a search saved with :meth:`save`; pass the same constraint it was built with."""
-        return cls.from_state_dict(read_json(path), constraint=constraint)
+    def load(
+        cls, path: str | Path, constraint: Constraint | None = None, repair: Repair | None = None
+    ) -> EvolutionSearch:
+        """Continue a search saved with :meth:`save`; pass the same constraint and repair it was built with."""
+        return cls.from_state_dict(read_json(path), constraint=constraint, repair=repair)
 
     def __repr__(self) -> str:
         return (
@@ -355,9 +367,13 @@ class EvolutionSearch:
         )
 
     def _draw(self, generation: Generation, make: Callable[[], Any]) -> tuple[Indices, list[int]] | None:
-        """Bounded rejection sampling: a new, feasible child, or None after ``max_attempts`` draws."""
+        """Bounded rejection sampling: a new, feasible child (repaired when a repair is given), or None after
+        ``max_attempts`` draws."""
         for _ in range(self.settings.max_attempts):
             indices, parents = make()
+            if self.repair is not None and not self._feasible(indices):
+                indices = self.space.indices(self.repair(self.space.values(indices), self._rng))
+                generation.repaired += 1
             if indices in self._seen:
                 generation.rejected["duplicate"] += 1
             elif not self._feasible(indices):
@@ -407,6 +423,7 @@ class EvolutionSearch:
         parents = [(Candidate(parent["values"]), float(parent["score"])) for parent in data["parents"]]
         generation = Generation(index=index, parents=parents, rejected=dict(data["rejected"]))
         generation.unfilled = int(data["unfilled"])
+        generation.repaired = int(data.get("repaired", 0))  # states saved before repairs existed lack it
         for item in data["candidates"]:
             indices = self.space.indices(item["values"])
             self._add(generation, indices, item["origin"], list(item["parents"]))

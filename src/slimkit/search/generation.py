@@ -41,6 +41,7 @@ class Generation:
     entries: list[Entry] = field(default_factory=list)
     by_indices: dict[Indices, Entry] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=lambda: {"duplicate": 0, "infeasible": 0})
+    repaired: int = 0  # infeasible draws made feasible by the search's repair (kept or then dropped)
     unfilled: int = 0
     pending: int = 0
 
@@ -51,5 +52,6 @@ class Generation:
             "candidates": [entry.to_dict(with_told) for entry in self.entries],
             "parents": [{"values": candidate.values, "score": score} for candidate, score in self.parents],
             "rejected": dict(self.rejected),
+            "repaired": self.repaired,
             "unfilled": self.unfilled,
         }

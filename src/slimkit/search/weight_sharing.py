@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from slimkit.errors import ConfigError
 from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search.evolution import Repair
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
 # the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers) and what
@@ -104,17 +105,18 @@ def run_evolution(
     state_file: str | Path,
     on_generation: Callable[[EvolutionSearch], None] | None = None,
     progress: bool = False,
+    repair: Repair | None = None,
     **settings: Any,
 ) -> EvolutionSearch:
     """An in-process evolutionary search: resumed from ``state_file`` when it exists and saved after every
     generation (a killed search resumes to the same result). ``feasible`` is checked before any evaluation;
-    ``settings`` are EvolutionSearch's (population_size, generations, ..., seed); ``progress``: a progress bar
-    per generation."""
+    ``repair`` (optional) makes an infeasible draw feasible; ``settings`` are EvolutionSearch's
+    (population_size, generations, ..., seed); ``progress``: a progress bar per generation."""
     state_file = Path(state_file)
     if state_file.exists():
-        search = EvolutionSearch.load(state_file, constraint=feasible)
+        search = EvolutionSearch.load(state_file, constraint=feasible, repair=repair)
     else:
-        search = EvolutionSearch(space, constraint=feasible, **settings)
+        search = EvolutionSearch(space, constraint=feasible, repair=repair, **settings)
     while not search.finished:
         title = f"generation {search.generation + 1}/{search.settings.generations}"
         bar = tqdm(search.ask(), desc=title, disable=not progress, leave=False, dynamic_ncols=True)

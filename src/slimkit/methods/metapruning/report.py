@@ -58,4 +58,5 @@ def write_search_report(
         "flops_cap": float(max_flops),
         "evaluated": float(sum(len(record["candidates"]) for record in history)),
         "rejected_infeasible": float(sum(record["rejected"].get("infeasible", 0) for record in history)),
+        "repaired_over_cap": float(sum(record.get("repaired", 0) for record in history)),
     }

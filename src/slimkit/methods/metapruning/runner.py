@@ -9,6 +9,9 @@ or ``prunable_resnet``); budgets are fractions of its full-width FLOPs or absolu
 from __future__ import annotations
 
 import logging
+import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +47,7 @@ class MetaPruningRunner:
         search: dict[str, Any] | None = None,
         encoding: str | list[float] | None = None,
         retrain_epochs: int = 64,
+        retrain_seeds: int = 1,
         init_from_pruningnet: bool = False,
         uniform_baseline: bool = True,
     ) -> None:
@@ -54,6 +58,8 @@ class MetaPruningRunner:
             raise ConfigError(f"method.pruningnet={pruningnet} is not a file (a stages/pruningnet.pt of a run)")
         if stage == "retrain" and encoding is None:
             raise ConfigError("method.stage=retrain needs method.encoding=<search/<budget>/best.json or a list>")
+        if retrain_seeds < 1:
+            raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
         if generator_hidden < 1:
             raise ConfigError(f"method.generator_hidden must be >= 1, got {generator_hidden}")
         try:
@@ -71,6 +77,7 @@ class MetaPruningRunner:
         self.search_settings = search_settings(search, SEARCH_DEFAULTS)
         self.encoding = encoding
         self.retrain_epochs = retrain_epochs
+        self.retrain_seeds = retrain_seeds
         self.init_from_pruningnet = init_from_pruningnet
         self.uniform_baseline = uniform_baseline
 
@@ -84,7 +91,7 @@ class MetaPruningRunner:
                 encoding = resolve_encoding(spec, self.encoding)
             except (ValueError, KeyError) as error:
                 raise ConfigError(f"method.encoding: {error}") from None
-            return metrics | self._train(context, stages, "retrain", spec, encoding)
+            return metrics | self._train_seeds(context, stages, "retrain", spec, encoding)
 
         net = self._pruningnet(context, stages, spec, metrics)
         if self.stage == "pruningnet":
@@ -175,33 +182,35 @@ class MetaPruningRunner:
         searched network's, which may sit below the budget), trained alike."""
         spec = net.spec
         initial = net.materialize(choice) if self.init_from_pruningnet else None
-        searched = self._train(context, stages, f"{tag}_searched", spec, net.encoding(choice), initial)
-        metrics = {
-            f"{tag}/test_acc": searched["test/acc"],
-            f"{tag}/flops": searched["model/flops"],
-            f"{tag}/params": searched["model/params"],
-        }
-        if self.uniform_baseline:
-            ratio = uniform_ratio(spec, searched["model/flops"])
-            uniform = self._train(context, stages, f"{tag}_uniform", spec, (ratio,) * len(spec.genes))
-            metrics |= {
-                f"{tag}/uniform_test_acc": uniform["test/acc"],
-                f"{tag}/uniform_flops": uniform["model/flops"],
-                f"{tag}/uniform_params": uniform["model/params"],
-                f"{tag}/uniform_ratio": ratio,
-            }
-            log.info(
-                "%s: searched %.4f (%.4g FLOPs) vs uniform x%.3f %.4f (%.4g FLOPs)",
-                tag,
-                searched["test/acc"],
-                searched["model/flops"],
-                ratio,
-                uniform["test/acc"],
-                uniform["model/flops"],
-            )
+        searched = self._train_seeds(context, stages, f"{tag}_searched", spec, net.encoding(choice), initial)
+        metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
+        if not self.uniform_baseline:
+            return metrics
+        ratio = uniform_ratio(spec, searched["model/flops"])
+        uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, (ratio,) * len(spec.genes))
+        metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
+        metrics[f"{tag}/uniform_ratio"] = ratio
+        seeds = self._seeds(context)
+        ahead = sum(searched[f"test/acc_seed{seed}"] > uniform[f"test/acc_seed{seed}"] for seed in seeds)
+        metrics[f"{tag}/searched_ahead_seeds"] = float(ahead)
+        log.info(
+            "%s: searched %s (%.4g FLOPs) vs uniform x%.3f %s (%.4g FLOPs); searched ahead with %d of %d seeds",
+            tag,
+            describe_accuracy(searched),
+            searched["model/flops"],
+            ratio,
+            describe_accuracy(uniform),
+            uniform["model/flops"],
+            ahead,
+            len(seeds),
+        )
         return metrics
 
-    def _train(
+    def _seeds(self, context: RunContext) -> list[int]:
+        first = int(context.cfg.seed)
+        return list(range(first, first + self.retrain_seeds))
+
+    def _train_seeds(
         self,
         context: RunContext,
         stages: StageRunner,
@@ -210,18 +219,74 @@ class MetaPruningRunner:
         encoding: tuple[float, ...],
         initial: ChannelNet | None = None,
     ) -> dict[str, float]:
-        """Train the plain network of ``encoding`` (from ``initial``'s weights, else from scratch; the same seed
-        for every network, so they are trained alike)."""
-        L.seed_everything(int(context.cfg.seed), workers=True)
+        """The network of ``encoding`` trained once per seed (``retrain_seeds``; the run's seed first, as stage
+        ``name``, then ``name_seed<N>``): ``test/acc`` is the mean, ``test/acc_std`` the spread, and every
+        seed's own figure is kept (``test/acc_seed<N>``). Every network of a run gets the same seeds, so
+        comparisons pair seed with seed."""
+        accuracies = {}
+        for seed in self._seeds(context):
+            stage = name if seed == int(context.cfg.seed) else f"{name}_seed{seed}"
+            trained = self._train(context, stages, stage, spec, encoding, seed, initial)
+            accuracies[seed] = trained["test/acc"]
+        values = list(accuracies.values())
+        return {
+            "test/acc": statistics.fmean(values),
+            "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
+            "model/flops": trained["model/flops"],
+            "model/params": trained["model/params"],
+        }
+
+    def _train(
+        self,
+        context: RunContext,
+        stages: StageRunner,
+        name: str,
+        spec: NetSpec,
+        encoding: tuple[float, ...],
+        seed: int,
+        initial: ChannelNet | None = None,
+    ) -> dict[str, float]:
+        """Train the plain network of ``encoding`` (from ``initial``'s weights, else from scratch); ``seed``
+        decides its initial weights and the order of its training batches."""
+        L.seed_everything(seed, workers=True)
         network = ChannelNet(spec, encoding)
         if initial is not None:
             network.load_state_dict(initial.state_dict())
         module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
         flops = network_flops(spec, encoding)
         log.info("%s: %.2f MFLOPs, %s", name, flops / 1e6, describe_widths(network))
-        metrics = stages.fit(name, module, self.retrain_epochs)
+        with shuffled_with(context.datamodule, seed):
+            metrics = stages.fit(name, module, self.retrain_epochs)
         params = sum(p.numel() for p in network.parameters())
         return {**metrics, "model/flops": float(flops), "model/params": float(params)}
+
+
+@contextmanager
+def shuffled_with(datamodule: L.LightningDataModule, seed: int) -> Iterator[None]:
+    """The datamodule's training batches shuffled by ``seed`` for a while (through its ``shuffle_seed``, when
+    it has one), so repeated trainings of one network differ in batch order as well as in initial weights."""
+    if not hasattr(datamodule, "shuffle_seed"):
+        yield
+        return
+    kept = datamodule.shuffle_seed
+    datamodule.shuffle_seed = seed
+    try:
+        yield
+    finally:
+        datamodule.shuffle_seed = kept
+
+
+def metric_suffix(name: str) -> str:
+    """``test/acc`` -> ``test_acc``, ``model/flops`` -> ``flops``: a trained network's figure under a budget's tag."""
+    return name.removeprefix("model/").replace("/", "_")
+
+
+def describe_accuracy(metrics: dict[str, float]) -> str:
+    seeds = sum(name.startswith("test/acc_seed") for name in metrics)
+    if seeds == 1:
+        return f"{metrics['test/acc']:.4f}"
+    return f"{metrics['test/acc']:.4f} +- {metrics['test/acc_std']:.4f} ({seeds} seeds)"
 
 
 def describe_widths(network: ChannelNet) -> str:

@@ -1,11 +1,14 @@
 """MetaPruning's evolutionary search over a trained PruningNet (REFERENCE.md section 3), in process: a gene per
 prunable width with a ratio index as its value, an exact FLOPs cap checked before any evaluation
 (``network_flops``, equal to ``torch.utils.flop_counter``), BN recalibration on the same training batches for
-every candidate and top-1 on one fixed held-out split; resumable per generation. Also the uniform-width
-network of equal FLOPs, the baseline a searched network must beat."""
+every candidate and top-1 on one fixed held-out split; resumable per generation. A draw over the cap is
+narrowed until it fits (random genes one ratio step down), so tight caps, where almost no uniformly random
+structure is feasible, still fill every generation. Also the uniform-width network of equal FLOPs, the
+baseline a searched network must beat."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,8 +55,26 @@ def search_structure(
     def score(values: dict[str, Any]) -> float:
         return evaluate(choice_of(spec, values))
 
+    def repair(values: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+        return narrow_to_fit(values, feasible, rng)
+
     space = choice_space(spec, len(net.ratios))
-    return run_evolution(space, score, feasible, state_file, on_generation, progress, **settings)
+    return run_evolution(space, score, feasible, state_file, on_generation, progress, repair, **settings)
+
+
+def narrow_to_fit(
+    values: dict[str, int], feasible: Callable[[dict[str, Any]], bool], rng: random.Random
+) -> dict[str, int]:
+    """``values`` (a ratio index per gene) with random genes stepped one ratio down until ``feasible``, or
+    until every gene is at the narrowest ratio. FLOPs fall with every step, so the result sits just under
+    the cap, and which layers give up width is random, not a fixed order."""
+    narrowed = dict(values)
+    while not feasible(narrowed):
+        wider = [gene for gene, index in narrowed.items() if index > 0]
+        if not wider:
+            break
+        narrowed[rng.choice(wider)] -= 1
+    return narrowed
 
 
 def uniform_ratio(spec: NetSpec, target_flops: float, iterations: int = 50) -> float:
