@@ -14,6 +14,7 @@ from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
 from slimkit.data import DigitsDataModule
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
+from slimkit.methods.metapruning.fidelity import rank_agreement, sample_structures
 from slimkit.methods.metapruning.report import describe
 from slimkit.methods.metapruning.search import evaluate_choice, narrow_to_fit, search_structure, uniform_ratio
 from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network_flops, resnet_spec
@@ -141,6 +142,17 @@ def test_a_tight_cap_still_fills_every_generation_with_structures_just_under_it(
     )
 
 
+def test_fidelity_draws_distinct_structures_under_the_cap_and_ranks_agreement(setup):
+    net = setup[0]
+    cap = 0.1 * network_flops(net.spec, net.spec.full_encoding())
+    structures = sample_structures(net, cap, 8, seed=1)
+    assert len(set(structures)) == 8
+    assert all(network_flops(net.spec, net.encoding(choice)) <= cap for choice in structures)
+    assert structures == sample_structures(net, cap, 8, seed=1)
+    assert rank_agreement([0.1, 0.5, 0.3], [0.2, 0.9, 0.4]) == {"spearman": 1.0, "kendall": 1.0}
+    assert rank_agreement([0.1, 0.5, 0.3], [0.9, 0.2, 0.4]) == {"spearman": -1.0, "kendall": -1.0}
+
+
 def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
     spec = resnet_spec(1, 10, 8)
     target = 0.4 * network_flops(spec, spec.full_encoding())
@@ -185,6 +197,21 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     )
     assert retrain.returncode == 0, retrain.stderr[-3000:]
     assert read_results(tmp_path / "retrain")["metrics"]["test/acc"] > 0
+    # how well that PruningNet ranks structures: scored like the search, trained like the pruned networks
+    fidelity = tmp_path / "fidelity"
+    pruningnet = run / "stages" / "pruningnet.pt"
+    checked = run_train(
+        [*TINY, "method.stage=fidelity", f"method.pruningnet={pruningnet}", "method.fidelity_samples=3"]
+        + ["objective=fidelity/spearman"]
+        + [f"hydra.run.dir={fidelity}"]
+    )
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    report = json.loads((fidelity / "fidelity" / "flops50.json").read_text())
+    assert len(report["structures"]) == 3 and all(row["flops"] <= report["flops_cap"] for row in report["structures"])
+    assert -1 <= read_results(fidelity)["metrics"]["fidelity/spearman"] <= 1
+    assert report["above_uniform"] == sum(
+        row["trained_test_acc"] > report["uniform_trained_test_acc"] for row in report["structures"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -195,6 +222,7 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.budgets=[-0.5]", "method.budgets must be fractions"),
         ("method.stage=retrain", "method.stage=retrain needs method.encoding"),
         ("method.retrain_seeds=0", "method.retrain_seeds must be >= 1"),
+        ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
         ("+method.search.populaton_size=4", "method.search has unknown keys"),
     ],
 )

@@ -1,7 +1,8 @@
 """``method=metapruning``: PruningNet training -> one evolutionary search per FLOPs budget -> the searched
 networks and uniform-width networks of the same budgets trained alike (REFERENCE.md section 3).
 
-Stages (``method.stage``): pruningnet | search | retrain | all; each resumes (StageRunner stage files, the
+Stages (``method.stage``): pruningnet | search | retrain | all, and fidelity (how well the PruningNet ranks
+structures under the first budget: ``fidelity.py``); each resumes (StageRunner stage files, the
 search's per-generation state). The model config names the network (``model=mobilenet_v2``, ``mobilenet_v1``
 or ``prunable_resnet``); budgets are fractions of its full-width FLOPs or absolute FLOPs.
 """
@@ -20,6 +21,7 @@ import torch
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
+from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures
 from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
 from slimkit.methods.metapruning.report import write_search_report
@@ -28,7 +30,8 @@ from slimkit.methods.stages import StageRunner, load_stage_file
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.run_context import RunContext
-from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, batches_of, search_settings
+from slimkit.search.persistence import write_json_atomic
+from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, Batches, batches_of, search_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class MetaPruningRunner:
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        stage: Literal["pruningnet", "search", "retrain", "all"] = "all",
+        stage: Literal["pruningnet", "search", "retrain", "all", "fidelity"] = "all",
         ratios: list[float] | None = None,
         generator_hidden: int = 32,
         label_smoothing: float = 0.1,
@@ -50,6 +53,7 @@ class MetaPruningRunner:
         retrain_seeds: int = 1,
         init_from_pruningnet: bool = False,
         uniform_baseline: bool = True,
+        fidelity_samples: int = 16,
     ) -> None:
         budgets = list(budgets) if budgets is not None else [0.5]
         if not budgets or any(budget <= 0 for budget in budgets):
@@ -58,6 +62,8 @@ class MetaPruningRunner:
             raise ConfigError(f"method.pruningnet={pruningnet} is not a file (a stages/pruningnet.pt of a run)")
         if stage == "retrain" and encoding is None:
             raise ConfigError("method.stage=retrain needs method.encoding=<search/<budget>/best.json or a list>")
+        if fidelity_samples < 3:
+            raise ConfigError(f"method.fidelity_samples must be >= 3 (a rank correlation), got {fidelity_samples}")
         if retrain_seeds < 1:
             raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
         if generator_hidden < 1:
@@ -80,6 +86,7 @@ class MetaPruningRunner:
         self.retrain_seeds = retrain_seeds
         self.init_from_pruningnet = init_from_pruningnet
         self.uniform_baseline = uniform_baseline
+        self.fidelity_samples = fidelity_samples
 
     def run(self, context: RunContext) -> dict[str, float]:
         spec = self._spec(context)
@@ -98,6 +105,8 @@ class MetaPruningRunner:
             return metrics
         caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
         tags = [f"flops{round(100 * cap / full_flops)}" for cap in caps]
+        if self.stage == "fidelity":
+            return metrics | self._fidelity(context, stages, net, caps[0], tags[0])
         for max_flops, tag in zip(caps, tags, strict=True):
             choice, summary = self._search(context, net, max_flops, tag)
             metrics |= {f"{tag}/{name}": value for name, value in summary.items()}
@@ -127,9 +136,9 @@ class MetaPruningRunner:
         )
         if self.pruningnet_file:
             load_stage_file(module, self.pruningnet_file, "method.pruningnet", "a PruningNet of this model and data")
-        elif self.stage == "search" and not stages.done("pruningnet"):
+        elif self.stage in ("search", "fidelity") and not stages.done("pruningnet"):
             raise ConfigError(
-                "method.stage=search needs a trained PruningNet: method.pruningnet=<stages/pruningnet.pt>"
+                f"method.stage={self.stage} needs a trained PruningNet: method.pruningnet=<stages/pruningnet.pt>"
             )
         else:
             # the structure (so every conv shape) changes every step: cuDNN autotuning would re-benchmark each
@@ -142,12 +151,9 @@ class MetaPruningRunner:
         self, context: RunContext, net: PruningNet, max_flops: float, tag: str
     ) -> tuple[tuple[int, ...], dict[str, float]]:
         settings = self.search_settings
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = search_device()
         net.to(device)
-        data = context.datamodule
-        data.setup("fit")
-        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], device)
-        holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], device)
+        calibration, holdout = self._search_batches(context, device)
         folder = context.output_dir / "search" / tag
         folder.mkdir(parents=True, exist_ok=True)
         log.info(
@@ -169,6 +175,49 @@ class MetaPruningRunner:
         best, summary = write_search_report(search, net, folder, settings["top"], max_flops)
         net.cpu()
         return best, summary
+
+    def _search_batches(self, context: RunContext, device: torch.device) -> tuple[Batches, Batches]:
+        """The training batches every candidate's BN is recalibrated on and the held-out ones it is scored on."""
+        data = context.datamodule
+        data.setup("fit")
+        settings = self.search_settings
+        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], device)
+        return calibration, batches_of(data.val_dataloader(), settings["holdout_batches"], device)
+
+    def _fidelity(
+        self, context: RunContext, stages: StageRunner, net: PruningNet, max_flops: float, tag: str
+    ) -> dict[str, float]:
+        """``fidelity_samples`` structures under ``max_flops`` scored as the search scores them and trained as
+        pruned networks are (``retrain_seeds`` each), with the uniform network of the cap: fidelity/<tag>.json."""
+        spec = net.spec
+        device = search_device()
+        calibration, holdout = self._search_batches(context, device)
+        structures = sample_structures(net, max_flops, self.fidelity_samples, int(context.cfg.seed))
+        net.to(device)
+        proxy = {choice: evaluate_choice(net, choice, calibration, holdout) for choice in structures}
+        net.cpu()
+
+        def trained(index: int, choice: tuple[int, ...]) -> float:
+            name = f"fidelity_{tag}_{index}"
+            return self._train_seeds(context, stages, name, spec, net.encoding(choice))["test/acc"]
+
+        ratio = uniform_ratio(spec, max_flops)
+        uniform = self._train_seeds(context, stages, f"fidelity_{tag}_uniform", spec, (ratio,) * len(spec.genes))
+        result = measure_fidelity(net, structures, proxy.__getitem__, trained, uniform["test/acc"])
+        write_json_atomic(context.output_dir / "fidelity" / f"{tag}.json", {"flops_cap": max_flops, **result})
+        log.info(
+            "fidelity %s: %d structures, Spearman %.3f, Kendall %.3f between held-out score and trained accuracy; "
+            "%d trained above the uniform network (%.4f); the proxy's best trained to %.4f, the best to %.4f",
+            tag,
+            len(structures),
+            result["spearman"],
+            result["kendall"],
+            result["above_uniform"],
+            result["uniform_trained_test_acc"],
+            result["proxy_best_trained_test_acc"],
+            result["best_trained_test_acc"],
+        )
+        return {f"fidelity/{name}": float(value) for name, value in result.items() if name != "structures"}
 
     def _compare(
         self,
@@ -275,6 +324,10 @@ def shuffled_with(datamodule: L.LightningDataModule, seed: int) -> Iterator[None
         yield
     finally:
         datamodule.shuffle_seed = kept
+
+
+def search_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def metric_suffix(name: str) -> str:
