@@ -35,6 +35,10 @@ from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, Batch
 
 log = logging.getLogger(__name__)
 
+# The sampler shuffles epoch e with (shuffle seed + e); repeats of a training this far apart in shuffle seed
+# never see one another's epoch orders (seed and seed + 1 would: shifted by one epoch).
+SHUFFLE_STRIDE = 1_000_003
+
 
 class MetaPruningRunner:
     def __init__(
@@ -273,9 +277,9 @@ class MetaPruningRunner:
         seed's own figure is kept (``test/acc_seed<N>``). Every network of a run gets the same seeds, so
         comparisons pair seed with seed."""
         accuracies = {}
-        for seed in self._seeds(context):
-            stage = name if seed == int(context.cfg.seed) else f"{name}_seed{seed}"
-            trained = self._train(context, stages, stage, spec, encoding, seed, initial)
+        for repeat, seed in enumerate(self._seeds(context)):
+            stage = name if repeat == 0 else f"{name}_seed{seed}"
+            trained = self._train(context, stages, stage, spec, encoding, seed, repeat * SHUFFLE_STRIDE, initial)
             accuracies[seed] = trained["test/acc"]
         values = list(accuracies.values())
         return {
@@ -294,10 +298,11 @@ class MetaPruningRunner:
         spec: NetSpec,
         encoding: tuple[float, ...],
         seed: int,
+        shuffle_offset: int = 0,
         initial: ChannelNet | None = None,
     ) -> dict[str, float]:
         """Train the plain network of ``encoding`` (from ``initial``'s weights, else from scratch); ``seed``
-        decides its initial weights and the order of its training batches."""
+        decides its initial weights, the data's shuffle seed plus ``shuffle_offset`` its batch order."""
         L.seed_everything(seed, workers=True)
         network = ChannelNet(spec, encoding)
         if initial is not None:
@@ -305,21 +310,21 @@ class MetaPruningRunner:
         module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
         flops = network_flops(spec, encoding)
         log.info("%s: %.2f MFLOPs, %s", name, flops / 1e6, describe_widths(network))
-        with shuffled_with(context.datamodule, seed):
+        with shuffle_offset_by(context.datamodule, shuffle_offset):
             metrics = stages.fit(name, module, self.retrain_epochs)
         params = sum(p.numel() for p in network.parameters())
         return {**metrics, "model/flops": float(flops), "model/params": float(params)}
 
 
 @contextmanager
-def shuffled_with(datamodule: L.LightningDataModule, seed: int) -> Iterator[None]:
-    """The datamodule's training batches shuffled by ``seed`` for a while (through its ``shuffle_seed``, when
-    it has one), so repeated trainings of one network differ in batch order as well as in initial weights."""
+def shuffle_offset_by(datamodule: L.LightningDataModule, offset: int) -> Iterator[None]:
+    """The datamodule's ``shuffle_seed`` (when it has one) moved by ``offset`` for a while, so repeated
+    trainings of one network differ in batch order as well as in initial weights."""
     if not hasattr(datamodule, "shuffle_seed"):
         yield
         return
     kept = datamodule.shuffle_seed
-    datamodule.shuffle_seed = seed
+    datamodule.shuffle_seed = kept + offset
     try:
         yield
     finally:
