@@ -371,12 +371,18 @@ class EvolutionSearch:
         ``max_attempts`` draws."""
         for _ in range(self.settings.max_attempts):
             indices, parents = make()
-            if self.repair is not None and not self._feasible(indices):
-                indices = self.space.indices(self.repair(self.space.values(indices), self._rng))
-                generation.repaired += 1
+            # with a repair the constraint decides whether to repair (and checks the result); without one it
+            # runs only for draws not seen before
+            feasible = None
+            if self.repair is not None:
+                feasible = self._feasible(indices)
+                if not feasible:
+                    indices = self.space.indices(self.repair(self.space.values(indices), self._rng))
+                    generation.repaired += 1
+                    feasible = self._feasible(indices)
             if indices in self._seen:
                 generation.rejected["duplicate"] += 1
-            elif not self._feasible(indices):
+            elif not (self._feasible(indices) if feasible is None else feasible):
                 generation.rejected["infeasible"] += 1
             else:
                 return indices, parents

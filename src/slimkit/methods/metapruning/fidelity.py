@@ -12,17 +12,14 @@ from typing import Any
 from scipy import stats
 
 from slimkit.methods.metapruning.pruningnet import PruningNet
-from slimkit.methods.metapruning.search import narrow_to_fit
+from slimkit.methods.metapruning.search import choice_of, narrow_to_fit, within_flops
 from slimkit.models.channel_spec import network_flops
 
 
 def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) -> list[tuple[int, ...]]:
     """``count`` distinct structures (ratio indices) within ``max_flops``, drawn like the search's random ones."""
     spec = net.spec
-
-    def feasible(values: dict[str, Any]) -> bool:
-        return network_flops(spec, net.encoding(tuple(values[gene] for gene in spec.genes))) <= max_flops
-
+    feasible = within_flops(net, max_flops)
     rng = random.Random(seed)
     structures: list[tuple[int, ...]] = []
     for _ in range(100 * count):
@@ -30,7 +27,7 @@ def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) 
             break
         drawn = {gene: rng.randrange(len(net.ratios)) for gene in spec.genes}
         narrowed = narrow_to_fit(drawn, feasible, rng)
-        choice = tuple(narrowed[gene] for gene in spec.genes)
+        choice = choice_of(spec, narrowed)
         if feasible(narrowed) and choice not in structures:
             structures.append(choice)
     return structures

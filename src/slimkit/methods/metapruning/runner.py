@@ -273,47 +273,30 @@ class MetaPruningRunner:
         initial: ChannelNet | None = None,
     ) -> dict[str, float]:
         """The network of ``encoding`` trained once per seed (``retrain_seeds``; the run's seed first, as stage
-        ``name``, then ``name_seed<N>``): ``test/acc`` is the mean, ``test/acc_std`` the spread, and every
-        seed's own figure is kept (``test/acc_seed<N>``). Every network of a run gets the same seeds, so
-        comparisons pair seed with seed."""
+        ``name``, then ``name_seed<N>``), from ``initial``'s weights or from scratch: the seed decides the
+        initial weights, the data's shuffle seed moved by ``SHUFFLE_STRIDE`` per repeat the batch order.
+        ``test/acc`` is the mean, ``test/acc_std`` the spread, and every seed's own figure is kept
+        (``test/acc_seed<N>``). Every network of a run gets the same seeds, so comparisons pair seed with seed."""
+        flops = network_flops(spec, encoding)
         accuracies = {}
         for repeat, seed in enumerate(self._seeds(context)):
             stage = name if repeat == 0 else f"{name}_seed{seed}"
-            trained = self._train(context, stages, stage, spec, encoding, seed, repeat * SHUFFLE_STRIDE, initial)
-            accuracies[seed] = trained["test/acc"]
+            L.seed_everything(seed, workers=True)
+            network = ChannelNet(spec, encoding)
+            if initial is not None:
+                network.load_state_dict(initial.state_dict())
+            module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
+            log.info("%s: %.2f MFLOPs, %s", stage, flops / 1e6, describe_widths(network))
+            with shuffle_offset_by(context.datamodule, repeat * SHUFFLE_STRIDE):
+                accuracies[seed] = stages.fit(stage, module, self.retrain_epochs)["test/acc"]
         values = list(accuracies.values())
         return {
             "test/acc": statistics.fmean(values),
             "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
             **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
-            "model/flops": trained["model/flops"],
-            "model/params": trained["model/params"],
+            "model/flops": float(flops),
+            "model/params": float(sum(p.numel() for p in network.parameters())),
         }
-
-    def _train(
-        self,
-        context: RunContext,
-        stages: StageRunner,
-        name: str,
-        spec: NetSpec,
-        encoding: tuple[float, ...],
-        seed: int,
-        shuffle_offset: int = 0,
-        initial: ChannelNet | None = None,
-    ) -> dict[str, float]:
-        """Train the plain network of ``encoding`` (from ``initial``'s weights, else from scratch); ``seed``
-        decides its initial weights, the data's shuffle seed plus ``shuffle_offset`` its batch order."""
-        L.seed_everything(seed, workers=True)
-        network = ChannelNet(spec, encoding)
-        if initial is not None:
-            network.load_state_dict(initial.state_dict())
-        module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
-        flops = network_flops(spec, encoding)
-        log.info("%s: %.2f MFLOPs, %s", name, flops / 1e6, describe_widths(network))
-        with shuffle_offset_by(context.datamodule, shuffle_offset):
-            metrics = stages.fit(name, module, self.retrain_epochs)
-        params = sum(p.numel() for p in network.parameters())
-        return {**metrics, "model/flops": float(flops), "model/params": float(params)}
 
 
 @contextmanager

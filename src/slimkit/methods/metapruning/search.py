@@ -48,9 +48,7 @@ def search_structure(
 ) -> EvolutionSearch:
     """The search under ``max_flops`` (``settings``: EvolutionSearch's), resumed from ``state_file``."""
     spec = net.spec
-
-    def feasible(values: dict[str, Any]) -> bool:
-        return network_flops(spec, net.encoding(choice_of(spec, values))) <= max_flops
+    feasible = within_flops(net, max_flops)
 
     def score(values: dict[str, Any]) -> float:
         return evaluate(choice_of(spec, values))
@@ -60,6 +58,15 @@ def search_structure(
 
     space = choice_space(spec, len(net.ratios))
     return run_evolution(space, score, feasible, state_file, on_generation, progress, repair, **settings)
+
+
+def within_flops(net: PruningNet, max_flops: float) -> Callable[[dict[str, Any]], bool]:
+    """The FLOPs cap as a search constraint: True for gene values (ratio indices) within ``max_flops``."""
+
+    def feasible(values: dict[str, Any]) -> bool:
+        return network_flops(net.spec, net.encoding(choice_of(net.spec, values))) <= max_flops
+
+    return feasible
 
 
 def narrow_to_fit(
