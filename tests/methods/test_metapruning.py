@@ -22,6 +22,7 @@ from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network
 SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
 TINY = [
     "experiment=metapruning_digits",
+    "model.depth=20",  # the experiment's ResNet-56 machinery at a third of the cost
     *QUICK,
     "trainer.max_epochs=1",
     "trainer.limit_test_batches=2",
@@ -89,6 +90,34 @@ def test_search_and_evaluation_decode_one_encoding_to_identical_widths(setup):
     with torch.no_grad():
         torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
     assert record["flops"] == network_flops(net.spec, record["encoding"])
+
+
+def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_keeps_it(setup):
+    """With generated_affine a block's last conv gets a BN scale that changes with the block's mid ratio (its
+    input) and not only with the stage width (its output), and materialising a structure copies the scale and
+    shift into the plain network's BN, which then computes what the PruningNet computed."""
+    _, calibration, holdout = setup
+    torch.manual_seed(0)
+    net = PruningNet(resnet_spec(1, 10, 8), generated_affine=True).eval()
+    genes = net.spec.genes
+    last = next(i for i, conv in enumerate(net.spec.convs) if conv.in_gene is not None and "mid" in genes[conv.in_gene])
+    layer, conv = net.layers[last], net.spec.convs[last]
+    narrow_mid, wide_mid = (torch.tensor([ratio, 0.5]) for ratio in (0.1, 1.0))
+    _, narrow_scale, _ = layer.generated(narrow_mid, conv.in_base, conv.out_base)
+    _, wide_scale, _ = layer.generated(wide_mid, conv.in_base, conv.out_base)
+    assert narrow_scale.shape == (conv.out_base,) and not torch.allclose(narrow_scale, wide_scale)
+
+    choice = tuple(random.Random(4).randrange(len(DEFAULT_RATIOS)) for _ in net.spec.genes)
+    evaluate_choice(net, choice, calibration, holdout)
+    materialised = net.materialize(choice).eval()
+    codes = net.codes(net.encoding(choice))
+    widths, _ = layer_widths(net.spec, net.encoding(choice))
+    _, scale, shift = layer.generated(codes[last], *widths[last])
+    torch.testing.assert_close(materialised.layers[last].bn.weight, scale)
+    torch.testing.assert_close(materialised.layers[last].bn.bias, shift)
+    inputs = calibration[0][0]
+    with torch.no_grad():
+        torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
 
 
 def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_same_result(setup, tmp_path):

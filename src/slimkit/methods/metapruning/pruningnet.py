@@ -1,8 +1,11 @@
 """MetaPruning's PruningNet (Liu et al. 2019; REFERENCE.md section 3): every conv's weight is generated from
 the network encoding by a small MLP per layer, Linear(2 -> hidden) -> ReLU -> Linear(hidden -> widest weight),
 fed the layer's (input ratio, output ratio), and cropped to the encoding's channel counts; each conv has an
-affine-free BN per output ratio. A choice is one ratio index per gene of the network's ``NetSpec``; widths come
-from ``layer_widths``, the decoder the search, FLOPs count and pruned network use too.
+affine-free BN per output ratio. Optionally (``generated_affine``, not in the paper) the generator also emits the
+BN's per-channel scale and shift, so they depend on both ratios: with affine-free BN a residual branch always adds
+at unit variance and a one-channel block cannot fade out, which a trained network's BN scale lets it do.
+A choice is one ratio index per gene of the network's ``NetSpec``; widths come from ``layer_widths``, the decoder
+the search, FLOPs count and pruned network use too.
 """
 
 from __future__ import annotations
@@ -22,28 +25,42 @@ Choice = Sequence[int]
 
 class GeneratedConv(nn.Module):
     """A conv whose weight an MLP generates from (input ratio, output ratio), cropped to the widths in use,
-    then the BN of the output ratio (affine-free) and the activation."""
+    then the BN of the output ratio (affine-free; with ``generated_affine`` followed by a generated per-channel
+    scale and shift) and the activation."""
 
-    def __init__(self, conv: ConvSpec, ratios: Sequence[float], hidden: int) -> None:
+    def __init__(self, conv: ConvSpec, ratios: Sequence[float], hidden: int, generated_affine: bool = False) -> None:
         super().__init__()
         self.spec = conv
         self.shape = (conv.out_base, 1 if conv.depthwise else conv.in_base, conv.kernel, conv.kernel)
+        self.weight_size = self.shape[0] * self.shape[1] * self.shape[2] * self.shape[3]
+        self.generated_affine = generated_affine
         self.encode = nn.Linear(2, hidden)
-        self.generate = nn.Linear(hidden, self.shape[0] * self.shape[1] * self.shape[2] * self.shape[3])
+        self.generate = nn.Linear(hidden, self.weight_size + (2 * conv.out_base if generated_affine else 0))
         out_ratios = ratios if conv.out_gene is not None else (1.0,)
         self.norms = nn.ModuleList(nn.BatchNorm2d(channels(conv.out_base, r), affine=False) for r in out_ratios)
 
-    def weight(self, code: torch.Tensor, in_width: int, out_width: int) -> torch.Tensor:
-        """The weight for ``code`` = (input ratio, output ratio), cropped to the widths in use."""
-        weight = self.generate(F.relu(self.encode(code))).view(self.shape)
-        return weight[:out_width] if self.spec.depthwise else weight[:out_width, :in_width]
+    def generated(
+        self, code: torch.Tensor, in_width: int, out_width: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The weight for ``code`` = (input ratio, output ratio), cropped to the widths in use, and the BN's
+        scale and shift (None without ``generated_affine``). The scale is 1 + the generated value, so a fresh
+        generator starts near the affine-free BN."""
+        output = self.generate(F.relu(self.encode(code)))
+        weight = output[: self.weight_size].view(self.shape)
+        weight = weight[:out_width] if self.spec.depthwise else weight[:out_width, :in_width]
+        if not self.generated_affine:
+            return weight, None, None
+        scale, shift = output[self.weight_size :].view(2, -1)[:, :out_width]
+        return weight, 1 + scale, shift
 
     def forward(self, x: torch.Tensor, code: torch.Tensor, widths: tuple[int, int], norm: int) -> torch.Tensor:
         conv = self.spec
-        weight = self.weight(code, *widths)
+        weight, scale, shift = self.generated(code, *widths)
         groups = widths[1] if conv.depthwise else 1
-        x = F.conv2d(x, weight, None, conv.stride, conv.kernel // 2, 1, groups)
-        return activate(self.norms[norm](x), conv.activation)
+        x = self.norms[norm](F.conv2d(x, weight, None, conv.stride, conv.kernel // 2, 1, groups))
+        if scale is not None:
+            x = x * scale.view(1, -1, 1, 1) + shift.view(1, -1, 1, 1)
+        return activate(x, conv.activation)
 
 
 class PruningNet(nn.Module):
@@ -52,11 +69,17 @@ class PruningNet(nn.Module):
 
     task = "classification"
 
-    def __init__(self, spec: NetSpec, ratios: Sequence[float] = DEFAULT_RATIOS, hidden: int = 32) -> None:
+    def __init__(
+        self,
+        spec: NetSpec,
+        ratios: Sequence[float] = DEFAULT_RATIOS,
+        hidden: int = 32,
+        generated_affine: bool = False,
+    ) -> None:
         super().__init__()
         self.check_ratios(ratios)
         self.spec, self.ratios = spec, tuple(float(r) for r in ratios)
-        self.layers = nn.ModuleList(GeneratedConv(conv, self.ratios, hidden) for conv in spec.convs)
+        self.layers = nn.ModuleList(GeneratedConv(conv, self.ratios, hidden, generated_affine) for conv in spec.convs)
         self.classifier = nn.Linear(spec.features_base, spec.num_classes)
         self.choice: tuple[int, ...] = (len(self.ratios) - 1,) * len(spec.genes)
         # per conv, the genes of its (input, output) ratio; len(genes) stands for a fixed width (ratio 1)
@@ -110,13 +133,18 @@ class PruningNet(nn.Module):
     @torch.no_grad()
     def materialize(self, choice: Choice) -> ChannelNet:
         """The plain network of ``choice``: the generated weights, the running statistics of the choice's BNs
-        (scale 1, shift 0: the same function in eval mode) and the classifier's crop."""
+        and their scale and shift (1 and 0 when affine-free: the same function in eval mode) and the classifier's
+        crop."""
         encoding = self.encoding(choice)
         network = ChannelNet(self.spec, encoding)
         widths, features = layer_widths(self.spec, encoding)
         codes = self.codes(encoding)
         for index, (conv, layer, plain) in enumerate(zip(self.spec.convs, self.layers, network.layers, strict=True)):
-            plain.conv.weight.copy_(layer.weight(codes[index], *widths[index]))
+            weight, scale, shift = layer.generated(codes[index], *widths[index])
+            plain.conv.weight.copy_(weight)
+            if scale is not None:
+                plain.bn.weight.copy_(scale)
+                plain.bn.bias.copy_(shift)
             norm = layer.norms[0 if conv.out_gene is None else choice[conv.out_gene]]
             plain.bn.running_mean.copy_(norm.running_mean)
             plain.bn.running_var.copy_(norm.running_var)

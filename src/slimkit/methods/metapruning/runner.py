@@ -47,6 +47,7 @@ class MetaPruningRunner:
         stage: Literal["pruningnet", "search", "retrain", "all", "fidelity"] = "all",
         ratios: list[float] | None = None,
         generator_hidden: int = 32,
+        generated_affine: bool = False,
         label_smoothing: float = 0.1,
         pruningnet_epochs: int = 64,
         budgets: list[float] | None = None,
@@ -80,6 +81,7 @@ class MetaPruningRunner:
         self.optimizer = optimizer
         self.stage = stage
         self.hidden = generator_hidden
+        self.generated_affine = generated_affine
         self.label_smoothing = label_smoothing
         self.pruningnet_epochs = pruningnet_epochs
         self.budgets = budgets
@@ -134,7 +136,7 @@ class MetaPruningRunner:
     def _pruningnet(
         self, context: RunContext, stages: StageRunner, spec: NetSpec, metrics: dict[str, float]
     ) -> PruningNet:
-        net = PruningNet(spec, self.ratios, self.hidden)
+        net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine)
         module = PruningNetModule(
             net, spec.num_classes, self.optimizer, self.label_smoothing, seed=int(context.cfg.seed)
         )
