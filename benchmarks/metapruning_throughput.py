@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
+from slimkit.methods.metapruning import PruningNet, choice_for_step
 from slimkit.models.channel_spec import mobilenet_v2_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,11 +53,10 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (batch,), device=device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-    genes = len(net.spec.genes)
 
     def step(index: int) -> None:
         with autocast:
-            logits = net(inputs, choice_for_step(0, index, genes, len(DEFAULT_RATIOS)))
+            logits = net(inputs, choice_for_step(0, index, net.gene_choices))
             loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
         optimizer.zero_grad(set_to_none=variant.startswith("slimkit"))
         loss.backward()

@@ -16,7 +16,13 @@ from slimkit.data import DigitsDataModule
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
 from slimkit.methods.metapruning.fidelity import rank_agreement, sample_structures
 from slimkit.methods.metapruning.report import describe
-from slimkit.methods.metapruning.search import evaluate_choice, narrow_to_fit, search_structure, uniform_ratio
+from slimkit.methods.metapruning.search import (
+    choice_of,
+    evaluate_choice,
+    narrow_to_fit,
+    search_structure,
+    uniform_ratio,
+)
 from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network_flops, resnet_spec
 
 SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
@@ -52,7 +58,7 @@ def setup():
 def test_generated_weights_are_cropped_to_the_structure_and_only_its_bns_run():
     torch.manual_seed(0)
     net = PruningNet(mobilenet_v2_spec(1, 10, 8))
-    choice = choice_for_step(0, 5, len(net.spec.genes), len(DEFAULT_RATIOS))
+    choice = choice_for_step(0, 5, net.gene_choices)
     widths, features = layer_widths(net.spec, net.encoding(choice))
     used: list[tuple[int, ...]] = []
     original = F.conv2d
@@ -182,6 +188,36 @@ def test_fidelity_draws_distinct_structures_under_the_cap_and_ranks_agreement(se
     assert rank_agreement([0.1, 0.5, 0.3], [0.9, 0.2, 0.4]) == {"spearman": -1.0, "kendall": -1.0}
 
 
+def test_a_channel_floor_keeps_training_search_and_fidelity_draws_at_or_above_it(setup, tmp_path):
+    """With min_channels=2 no sampled, searched or fidelity structure has a pruned layer narrower than 2
+    channels (the floor is counted per layer, so a gene's lowest ratio depends on its widest base), the
+    narrowing stops at the floor, and the default (1) leaves every ratio open as the paper does."""
+    _, calibration, holdout = setup
+    spec = resnet_spec(1, 10, 8, depth=20, base_width=8)
+    assert PruningNet(spec).gene_choices == (range(len(DEFAULT_RATIOS)),) * len(spec.genes)
+    net = PruningNet(spec, min_channels=2)
+    lowest = dict(zip(spec.genes, (DEFAULT_RATIOS[a.start] for a in net.gene_choices), strict=True))
+    assert lowest["stage1"] == 0.25 and lowest["stage2"] == 0.13 and lowest["stage3"] == 0.1  # bases 8/16/32
+
+    def narrowest(choice: tuple[int, ...]) -> int:
+        widths, _ = layer_widths(spec, net.encoding(choice))
+        return min(out for (_, out), conv in zip(widths, spec.convs, strict=True) if conv.out_gene is not None)
+
+    assert min(narrowest(choice_for_step(0, step, net.gene_choices)) for step in range(200)) == 2
+    cap = 0.06 * network_flops(spec, spec.full_encoding())
+    assert all(narrowest(choice) >= 2 for choice in sample_structures(net, cap, 8, seed=1))
+    search = search_structure(
+        net, cap, lambda choice: evaluate_choice(net, choice, calibration, holdout), tmp_path / "s.json", **SETTINGS
+    )
+    searched = [choice_of(spec, item["values"]) for record in search.history for item in record["candidates"]]
+    assert all(narrowest(choice) >= 2 for choice in searched)
+    floor = net.lowest_choices
+    widest = {gene: len(DEFAULT_RATIOS) - 1 for gene in spec.genes}
+    assert narrow_to_fit(widest, lambda _: False, random.Random(0), floor) == floor
+    with pytest.raises(ValueError, match="keeps stage1 at 8 channels"):
+        PruningNet(spec, ratios=(0.5, 0.9), min_channels=8)
+
+
 def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
     spec = resnet_spec(1, 10, 8)
     target = 0.4 * network_flops(spec, spec.full_encoding())
@@ -254,6 +290,8 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.budgets=[-0.5]", "method.budgets must be fractions"),
         ("method.stage=retrain", "method.stage=retrain needs method.encoding"),
         ("method.retrain_seeds=0", "method.retrain_seeds must be >= 1"),
+        ("method.min_channels=0", "method.min_channels must be >= 1"),
+        ("method.min_channels=9 method.ratios=[0.5,0.9]", "method.min_channels: no ratio in [0.5, 0.9] keeps"),
         ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
         ("+method.search.populaton_size=4", "method.search has unknown keys"),
     ],

@@ -25,8 +25,8 @@ def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) 
     for _ in range(100 * count):
         if len(structures) == count:
             break
-        drawn = {gene: rng.randrange(len(net.ratios)) for gene in spec.genes}
-        narrowed = narrow_to_fit(drawn, feasible, rng)
+        drawn = {gene: rng.randrange(a.start, a.stop) for gene, a in zip(spec.genes, net.gene_choices, strict=True)}
+        narrowed = narrow_to_fit(drawn, feasible, rng, net.lowest_choices)
         choice = choice_of(spec, narrowed)
         if feasible(narrowed) and choice not in structures:
             structures.append(choice)

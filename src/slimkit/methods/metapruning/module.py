@@ -5,14 +5,16 @@ every generator learns to make weights for every width. The structure of step ``
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from slimkit.methods.classification import OptimizerFactory, WeightSharingModule
 from slimkit.methods.metapruning.pruningnet import PruningNet
 
 
-def choice_for_step(seed: int, step: int, genes: int, ratios: int) -> tuple[int, ...]:
+def choice_for_step(seed: int, step: int, gene_choices: Sequence[range]) -> tuple[int, ...]:
+    """A ratio index per gene, uniform over the gene's allowed ones (``PruningNet.gene_choices``)."""
     rng = random.Random(seed * 1_000_003 + step)
-    return tuple(rng.randrange(ratios) for _ in range(genes))
+    return tuple(rng.randrange(allowed.start, allowed.stop) for allowed in gene_choices)
 
 
 class PruningNetModule(WeightSharingModule):
@@ -28,7 +30,7 @@ class PruningNetModule(WeightSharingModule):
         self.seed = seed
 
     def structure(self, step: int) -> tuple[int, ...]:
-        return choice_for_step(self.seed, step, len(self.model.spec.genes), len(self.model.ratios))
+        return choice_for_step(self.seed, step, self.model.gene_choices)
 
     def use(self, structure: tuple[int, ...]) -> None:
         self.model.set_choice(structure)

@@ -75,10 +75,12 @@ class PruningNet(nn.Module):
         ratios: Sequence[float] = DEFAULT_RATIOS,
         hidden: int = 32,
         generated_affine: bool = False,
+        min_channels: int = 1,
     ) -> None:
         super().__init__()
         self.check_ratios(ratios)
         self.spec, self.ratios = spec, tuple(float(r) for r in ratios)
+        self.gene_choices = allowed_choices(spec, self.ratios, min_channels)
         self.layers = nn.ModuleList(GeneratedConv(conv, self.ratios, hidden, generated_affine) for conv in spec.convs)
         self.classifier = nn.Linear(spec.features_base, spec.num_classes)
         self.choice: tuple[int, ...] = (len(self.ratios) - 1,) * len(spec.genes)
@@ -92,6 +94,11 @@ class PruningNet(nn.Module):
         per forward rather than one per layer."""
         table = torch.tensor([*encoding, 1.0], device=self.code_genes.device, dtype=self.classifier.weight.dtype)
         return table[self.code_genes]
+
+    @property
+    def lowest_choices(self) -> dict[str, int]:
+        """Per gene name, the narrowest ratio index training and search may use."""
+        return {gene: allowed.start for gene, allowed in zip(self.spec.genes, self.gene_choices, strict=True)}
 
     @staticmethod
     def check_ratios(ratios: Sequence[float]) -> None:
@@ -151,3 +158,21 @@ class PruningNet(nn.Module):
         network.classifier.weight.copy_(self.classifier.weight[:, :features])
         network.classifier.bias.copy_(self.classifier.bias)
         return network
+
+
+def allowed_choices(spec: NetSpec, ratios: Sequence[float], min_channels: int = 1) -> tuple[range, ...]:
+    """Per gene, the ratio indices whose widths keep every layer of the gene at ``min_channels`` or more (a
+    layer narrower than that keeps its full width): the choices PruningNet training samples and the search
+    explores. 1, the paper's, allows every ratio."""
+    if min_channels < 1:
+        raise ValueError(f"min_channels must be >= 1, got {min_channels}")
+    choices = []
+    for gene, name in enumerate(spec.genes):
+        bases = {conv.out_base for conv in spec.convs if conv.out_gene == gene}
+        lowest = next(
+            (i for i, r in enumerate(ratios) if all(channels(b, r) >= min(min_channels, b) for b in bases)), None
+        )
+        if lowest is None:
+            raise ValueError(f"no ratio in {list(ratios)} keeps {name} at {min_channels} channels or more")
+        choices.append(range(lowest, len(ratios)))
+    return tuple(choices)

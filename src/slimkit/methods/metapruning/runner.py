@@ -23,7 +23,7 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures
 from slimkit.methods.metapruning.module import PruningNetModule
-from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
+from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, allowed_choices
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import evaluate_choice, search_structure, uniform_ratio
 from slimkit.methods.stages import StageRunner, load_stage_file
@@ -48,6 +48,7 @@ class MetaPruningRunner:
         ratios: list[float] | None = None,
         generator_hidden: int = 32,
         generated_affine: bool = False,
+        min_channels: int = 1,
         label_smoothing: float = 0.1,
         pruningnet_epochs: int = 64,
         budgets: list[float] | None = None,
@@ -71,6 +72,8 @@ class MetaPruningRunner:
             raise ConfigError(f"method.fidelity_samples must be >= 3 (a rank correlation), got {fidelity_samples}")
         if retrain_seeds < 1:
             raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
+        if min_channels < 1:
+            raise ConfigError(f"method.min_channels must be >= 1, got {min_channels}")
         if generator_hidden < 1:
             raise ConfigError(f"method.generator_hidden must be >= 1, got {generator_hidden}")
         try:
@@ -82,6 +85,7 @@ class MetaPruningRunner:
         self.stage = stage
         self.hidden = generator_hidden
         self.generated_affine = generated_affine
+        self.min_channels = min_channels
         self.label_smoothing = label_smoothing
         self.pruningnet_epochs = pruningnet_epochs
         self.budgets = budgets
@@ -106,6 +110,10 @@ class MetaPruningRunner:
                 raise ConfigError(f"method.encoding: {error}") from None
             return metrics | self._train_seeds(context, stages, "retrain", spec, encoding)
 
+        try:
+            allowed_choices(spec, self.ratios, self.min_channels)
+        except ValueError as error:
+            raise ConfigError(f"method.min_channels: {error}") from None
         net = self._pruningnet(context, stages, spec, metrics)
         if self.stage == "pruningnet":
             return metrics
@@ -136,7 +144,7 @@ class MetaPruningRunner:
     def _pruningnet(
         self, context: RunContext, stages: StageRunner, spec: NetSpec, metrics: dict[str, float]
     ) -> PruningNet:
-        net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine)
+        net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine, self.min_channels)
         module = PruningNetModule(
             net, spec.num_classes, self.optimizer, self.label_smoothing, seed=int(context.cfg.seed)
         )

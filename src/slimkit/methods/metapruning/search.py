@@ -19,8 +19,8 @@ from slimkit.search import EvolutionSearch, SearchSpace
 from slimkit.search.weight_sharing import Batches, accuracy, recalibrate_bn, run_evolution
 
 
-def choice_space(spec: NetSpec, ratio_count: int) -> SearchSpace:
-    return SearchSpace({gene: list(range(ratio_count)) for gene in spec.genes})
+def choice_space(net: PruningNet) -> SearchSpace:
+    return SearchSpace({gene: list(allowed) for gene, allowed in zip(net.spec.genes, net.gene_choices, strict=True)})
 
 
 def choice_of(spec: NetSpec, values: dict[str, Any]) -> tuple[int, ...]:
@@ -54,9 +54,10 @@ def search_structure(
         return evaluate(choice_of(spec, values))
 
     def repair(values: dict[str, Any], rng: random.Random) -> dict[str, Any]:
-        return narrow_to_fit(values, feasible, rng)
+        return narrow_to_fit(values, feasible, rng, lowest)
 
-    space = choice_space(spec, len(net.ratios))
+    lowest = net.lowest_choices
+    space = choice_space(net)
     return run_evolution(space, score, feasible, state_file, on_generation, progress, repair, **settings)
 
 
@@ -70,14 +71,18 @@ def within_flops(net: PruningNet, max_flops: float) -> Callable[[dict[str, Any]]
 
 
 def narrow_to_fit(
-    values: dict[str, int], feasible: Callable[[dict[str, Any]], bool], rng: random.Random
+    values: dict[str, int],
+    feasible: Callable[[dict[str, Any]], bool],
+    rng: random.Random,
+    lowest: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """``values`` (a ratio index per gene) with random genes stepped one ratio down until ``feasible``, or
-    until every gene is at the narrowest ratio. FLOPs fall with every step, so the result sits just under
-    the cap, and which layers give up width is random, not a fixed order."""
+    until every gene is at its narrowest allowed ratio (``lowest``, default 0). FLOPs fall with every step, so
+    the result sits just under the cap, and which layers give up width is random, not a fixed order."""
     narrowed = dict(values)
+    floor = lowest or {}
     while not feasible(narrowed):
-        wider = [gene for gene, index in narrowed.items() if index > 0]
+        wider = [gene for gene, index in narrowed.items() if index > floor.get(gene, 0)]
         if not wider:
             break
         narrowed[rng.choice(wider)] -= 1
