@@ -12,7 +12,7 @@ from typing import Any
 from scipy import stats
 
 from slimkit.methods.metapruning.pruningnet import PruningNet
-from slimkit.methods.metapruning.search import choice_of, narrow_to_fit, within_flops
+from slimkit.methods.metapruning.search import choice_of, choice_space, narrow_to_fit, within_flops
 from slimkit.models.channel_spec import network_flops
 
 
@@ -20,12 +20,13 @@ def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) 
     """``count`` distinct structures (ratio indices) within ``max_flops``, drawn like the search's random ones."""
     spec = net.spec
     feasible = within_flops(net, max_flops)
+    space = choice_space(net)
     rng = random.Random(seed)
     structures: list[tuple[int, ...]] = []
     for _ in range(100 * count):
         if len(structures) == count:
             break
-        drawn = {gene: rng.randrange(a.start, a.stop) for gene, a in zip(spec.genes, net.gene_choices, strict=True)}
+        drawn = space.values(space.random_indices(rng))
         narrowed = narrow_to_fit(drawn, feasible, rng, net.lowest_choices)
         choice = choice_of(spec, narrowed)
         if feasible(narrowed) and choice not in structures:

@@ -23,7 +23,7 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures
 from slimkit.methods.metapruning.module import PruningNetModule
-from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, allowed_choices
+from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import evaluate_choice, search_structure, uniform_ratio
 from slimkit.methods.stages import StageRunner, load_stage_file
@@ -110,10 +110,6 @@ class MetaPruningRunner:
                 raise ConfigError(f"method.encoding: {error}") from None
             return metrics | self._train_seeds(context, stages, "retrain", spec, encoding)
 
-        try:
-            allowed_choices(spec, self.ratios, self.min_channels)
-        except ValueError as error:
-            raise ConfigError(f"method.min_channels: {error}") from None
         net = self._pruningnet(context, stages, spec, metrics)
         if self.stage == "pruningnet":
             return metrics
@@ -144,7 +140,10 @@ class MetaPruningRunner:
     def _pruningnet(
         self, context: RunContext, stages: StageRunner, spec: NetSpec, metrics: dict[str, float]
     ) -> PruningNet:
-        net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine, self.min_channels)
+        try:
+            net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine, self.min_channels)
+        except ValueError as error:  # the ratios were checked on construction: only the floor can fail here
+            raise ConfigError(f"method.min_channels: {error}") from None
         module = PruningNetModule(
             net, spec.num_classes, self.optimizer, self.label_smoothing, seed=int(context.cfg.seed)
         )

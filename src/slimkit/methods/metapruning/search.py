@@ -74,15 +74,15 @@ def narrow_to_fit(
     values: dict[str, int],
     feasible: Callable[[dict[str, Any]], bool],
     rng: random.Random,
-    lowest: dict[str, int] | None = None,
+    lowest: dict[str, int],
 ) -> dict[str, int]:
     """``values`` (a ratio index per gene) with random genes stepped one ratio down until ``feasible``, or
-    until every gene is at its narrowest allowed ratio (``lowest``, default 0). FLOPs fall with every step, so
-    the result sits just under the cap, and which layers give up width is random, not a fixed order."""
+    until every gene is at its narrowest allowed ratio (``lowest``: ``PruningNet.lowest_choices``). FLOPs fall
+    with every step, so the result sits just under the cap, and which layers give up width is random, not a
+    fixed order."""
     narrowed = dict(values)
-    floor = lowest or {}
     while not feasible(narrowed):
-        wider = [gene for gene, index in narrowed.items() if index > floor.get(gene, 0)]
+        wider = [gene for gene, index in narrowed.items() if index > lowest[gene]]
         if not wider:
             break
         narrowed[rng.choice(wider)] -= 1
