@@ -19,7 +19,9 @@ from slimkit.methods.metapruning.report import describe
 from slimkit.methods.metapruning.search import (
     choice_of,
     evaluate_choice,
+    generated_network,
     narrow_to_fit,
+    nearest_uniform_choice,
     search_structure,
     uniform_ratio,
 )
@@ -124,6 +126,29 @@ def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_kee
     inputs = calibration[0][0]
     with torch.no_grad():
         torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
+
+
+def test_an_inherited_uniform_baseline_is_a_pruningnet_structure_recalibrated_as_the_searched_one_is(setup):
+    """With method.init_from_pruningnet the uniform baseline is the PruningNet's uniform structure of nearest
+    FLOPs among the ratios it trained every gene at (a width between two ratios was never generated), and both
+    networks are materialised with BN statistics re-estimated for their own structure (the search leaves
+    another candidate's), so each computes what the PruningNet computes for it."""
+    net, calibration, holdout = setup
+    spec = net.spec
+    target = 0.3 * network_flops(spec, spec.full_encoding())
+    choice = nearest_uniform_choice(net, target)
+    assert len(set(choice)) == 1
+    distance = abs(network_flops(spec, net.encoding(choice)) - target)
+    assert all(distance <= abs(network_flops(spec, (r,) * len(spec.genes)) - target) for r in net.ratios)
+    small = 0.05 * network_flops(spec, spec.full_encoding())  # about x0.22 without a floor
+    assert net.ratios[nearest_uniform_choice(net, small)[0]] < 0.5
+    floored = PruningNet(spec, min_channels=8)  # 8 of stage1's 16 channels: 0.52 (0.49 gives 7)
+    assert floored.ratios[nearest_uniform_choice(floored, small)[0]] == 0.52
+    evaluate_choice(net, (0,) * len(choice), calibration, holdout)  # the statistics of another structure
+    network = generated_network(net, choice, calibration).eval()
+    inputs = calibration[0][0]
+    with torch.no_grad():
+        torch.testing.assert_close(network(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
 
 
 def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_same_result(setup, tmp_path):
@@ -280,6 +305,13 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     assert report["above_uniform"] == sum(
         row["trained_test_acc"] > report["uniform_trained_test_acc"] for row in report["structures"]
     )
+    # searched and uniform networks both started from that PruningNet's generated weights
+    inherited = tmp_path / "inherited"
+    started = run_train(
+        [*TINY, f"method.pruningnet={pruningnet}", "method.init_from_pruningnet=true", f"hydra.run.dir={inherited}"]
+    )
+    assert started.returncode == 0, started.stderr[-3000:]
+    assert {"flops50/test_acc", "flops50/uniform_test_acc"} <= set(read_results(inherited)["metrics"])
 
 
 @pytest.mark.parametrize(
@@ -294,6 +326,7 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.min_channels=9 method.ratios=[0.5,0.9]", "method.min_channels: no ratio in [0.5, 0.9] keeps"),
         ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
         ("+method.search.populaton_size=4", "method.search has unknown keys"),
+        ("method.search.calibration_batches=0", "method.search.calibration_batches must be >= 1"),
     ],
 )
 def test_bad_settings_end_with_one_clear_line(override, message, tmp_path):

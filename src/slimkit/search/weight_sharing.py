@@ -40,7 +40,11 @@ def search_settings(given: dict[str, Any] | None, defaults: dict[str, Any]) -> d
     unknown = set(given or {}) - set(defaults)
     if unknown:
         raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(defaults)}")
-    return {**defaults, **(given or {})}
+    settings = {**defaults, **(given or {})}
+    if "calibration_batches" in settings and settings["calibration_batches"] < 1:
+        # zero batches would leave every BN at its reset statistics: each candidate scored at chance
+        raise ConfigError(f"method.search.calibration_batches must be >= 1, got {settings['calibration_batches']}")
+    return settings
 
 
 @torch.no_grad()

@@ -25,7 +25,13 @@ from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_struct
 from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
 from slimkit.methods.metapruning.report import write_search_report
-from slimkit.methods.metapruning.search import evaluate_choice, search_structure, uniform_ratio
+from slimkit.methods.metapruning.search import (
+    evaluate_choice,
+    generated_network,
+    nearest_uniform_choice,
+    search_structure,
+    uniform_ratio,
+)
 from slimkit.methods.stages import StageRunner, load_stage_file
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -115,13 +121,14 @@ class MetaPruningRunner:
             return metrics
         caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
         tags = [f"flops{round(100 * cap / full_flops)}" for cap in caps]
+        batches = self._search_batches(context, search_device())
         if self.stage == "fidelity":
-            return metrics | self._fidelity(context, stages, net, caps[0], tags[0])
+            return metrics | self._fidelity(context, stages, net, batches, caps[0], tags[0])
         for max_flops, tag in zip(caps, tags, strict=True):
-            choice, summary = self._search(context, net, max_flops, tag)
+            choice, summary = self._search(context, net, batches, max_flops, tag)
             metrics |= {f"{tag}/{name}": value for name, value in summary.items()}
             if self.stage == "all":
-                metrics |= self._compare(context, stages, net, choice, tag)
+                metrics |= self._compare(context, stages, net, batches[0], choice, tag)
         # the first budget's figures under the names objectives use by default
         metrics["search/holdout_acc"] = metrics[f"{tags[0]}/search_holdout_acc"]
         if f"{tags[0]}/test_acc" in metrics:
@@ -161,12 +168,11 @@ class MetaPruningRunner:
         return net
 
     def _search(
-        self, context: RunContext, net: PruningNet, max_flops: float, tag: str
+        self, context: RunContext, net: PruningNet, batches: tuple[Batches, Batches], max_flops: float, tag: str
     ) -> tuple[tuple[int, ...], dict[str, float]]:
         settings = self.search_settings
-        device = search_device()
-        net.to(device)
-        calibration, holdout = self._search_batches(context, device)
+        net.to(search_device())
+        calibration, holdout = batches
         folder = context.output_dir / "search" / tag
         folder.mkdir(parents=True, exist_ok=True)
         log.info(
@@ -198,15 +204,20 @@ class MetaPruningRunner:
         return calibration, batches_of(data.val_dataloader(), settings["holdout_batches"], device)
 
     def _fidelity(
-        self, context: RunContext, stages: StageRunner, net: PruningNet, max_flops: float, tag: str
+        self,
+        context: RunContext,
+        stages: StageRunner,
+        net: PruningNet,
+        batches: tuple[Batches, Batches],
+        max_flops: float,
+        tag: str,
     ) -> dict[str, float]:
         """``fidelity_samples`` structures under ``max_flops`` scored as the search scores them and trained as
         pruned networks are (``retrain_seeds`` each), with the uniform network of the cap: fidelity/<tag>.json."""
         spec = net.spec
-        device = search_device()
-        calibration, holdout = self._search_batches(context, device)
+        calibration, holdout = batches
         structures = sample_structures(net, max_flops, self.fidelity_samples, int(context.cfg.seed))
-        net.to(device)
+        net.to(search_device())
         proxy = {choice: evaluate_choice(net, choice, calibration, holdout) for choice in structures}
         net.cpu()
 
@@ -237,19 +248,26 @@ class MetaPruningRunner:
         context: RunContext,
         stages: StageRunner,
         net: PruningNet,
+        calibration: Batches,
         choice: tuple[int, ...],
         tag: str,
     ) -> dict[str, float]:
         """The searched network and (``uniform_baseline``) the uniform-width network of equal FLOPs (nearest the
-        searched network's, which may sit below the budget), trained alike."""
+        searched network's, which may sit below the budget), trained alike: both from scratch or, with
+        ``init_from_pruningnet``, both from their generated weights."""
         spec = net.spec
-        initial = net.materialize(choice) if self.init_from_pruningnet else None
+        initial = generated_network(net, choice, calibration) if self.init_from_pruningnet else None
         searched = self._train_seeds(context, stages, f"{tag}_searched", spec, net.encoding(choice), initial)
         metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
         if not self.uniform_baseline:
             return metrics
-        ratio = uniform_ratio(spec, searched["model/flops"])
-        uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, (ratio,) * len(spec.genes))
+        if self.init_from_pruningnet:  # then a uniform structure of the PruningNet's, from its weights too
+            uniform_choice = nearest_uniform_choice(net, searched["model/flops"])
+            encoding, initial = net.encoding(uniform_choice), generated_network(net, uniform_choice, calibration)
+        else:
+            encoding, initial = (uniform_ratio(spec, searched["model/flops"]),) * len(spec.genes), None
+        ratio = encoding[0]
+        uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, encoding, initial)
         metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio
         seeds = self._seeds(context)

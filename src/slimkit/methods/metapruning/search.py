@@ -9,11 +9,12 @@ baseline a searched network must beat."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from slimkit.methods.metapruning.pruningnet import Choice, PruningNet
+from slimkit.models.channel_net import ChannelNet
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.search import EvolutionSearch, SearchSpace
 from slimkit.search.weight_sharing import Batches, accuracy, recalibrate_bn, run_evolution
@@ -35,6 +36,17 @@ def evaluate_choice(net: PruningNet, choice: Choice, calibration: Batches, holdo
 
     recalibrate_bn(net, calibration, forward)
     return accuracy(forward, holdout)
+
+
+def generated_network(net: PruningNet, choice: Choice, calibration: Batches) -> ChannelNet:
+    """The plain network of ``choice`` as the search scored it: the generated weights and BN statistics
+    re-estimated for this choice on the calibration batches (after a search they are the last candidate's), on
+    the CPU."""
+    net.to(calibration[0][0].device)
+    recalibrate_bn(net, calibration, lambda inputs: net(inputs, choice))
+    network = net.materialize(choice)
+    net.cpu()
+    return network.cpu()
 
 
 def search_structure(
@@ -89,14 +101,28 @@ def narrow_to_fit(
     return narrowed
 
 
-def uniform_ratio(spec: NetSpec, target_flops: float, iterations: int = 50) -> float:
+def nearest_uniform_choice(net: PruningNet, target_flops: float) -> tuple[int, ...]:
+    """The PruningNet's uniform structure (one ratio index for every gene, none below a gene's floor) whose
+    FLOPs are nearest ``target_flops``: the uniform baseline that starts from generated weights (a uniform
+    width between two of the PruningNet's ratios may give a layer a width it never generated)."""
+    lowest = max(allowed.start for allowed in net.gene_choices)
+    ratio = uniform_ratio(net.spec, target_flops, net.ratios[lowest:])
+    return (net.ratios.index(ratio),) * len(net.spec.genes)
+
+
+def uniform_ratio(
+    spec: NetSpec, target_flops: float, ratios: Sequence[float] | None = None, iterations: int = 50
+) -> float:
     """The uniform width multiplier (every prunable width at one ratio) whose FLOPs are nearest
-    ``target_flops``: the widest network within it or the next wider one, whichever is closer."""
+    ``target_flops``: the widest network within it or the next wider one, whichever is closer; among
+    ``ratios`` only when given (a PruningNet's, for a uniform network started from its generated weights)."""
     genes = len(spec.genes)
 
     def flops(ratio: float) -> int:
         return network_flops(spec, (ratio,) * genes)
 
+    if ratios is not None:
+        return min(ratios, key=lambda ratio: (abs(flops(ratio) - target_flops), ratio))
     if flops(1.0) <= target_flops:
         return 1.0
     low, high = 0.0, 1.0  # flops(low) <= target < flops(high)
