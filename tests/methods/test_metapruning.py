@@ -128,27 +128,34 @@ def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_kee
         torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
 
 
-def test_an_inherited_uniform_baseline_is_a_pruningnet_structure_recalibrated_as_the_searched_one_is(setup):
-    """With method.init_from_pruningnet the uniform baseline is the PruningNet's uniform structure of nearest
-    FLOPs among the ratios it trained every gene at (a width between two ratios was never generated), and both
-    networks are materialised with BN statistics re-estimated for their own structure (the search leaves
-    another candidate's), so each computes what the PruningNet computes for it."""
+def test_an_inherited_uniform_baseline_has_widths_the_pruningnet_generates_and_is_recalibrated_for_itself(setup):
+    """With method.init_from_pruningnet the uniform baseline is the uniform network of nearest FLOPs at the
+    PruningNet choice of identical widths; where a width is one the PruningNet never generates (22 of 64
+    channels lies between its ratios 0.34 and 0.37; a width under the floor) it is the PruningNet's own uniform
+    structure of nearest FLOPs. Both networks are materialised with BN statistics re-estimated for their own
+    structure (the search leaves another candidate's), so each computes what the PruningNet computes for it."""
     net, calibration, holdout = setup
     spec = net.spec
-    target = 0.3 * network_flops(spec, spec.full_encoding())
-    choice = nearest_uniform_choice(net, target)
-    assert len(set(choice)) == 1
-    distance = abs(network_flops(spec, net.encoding(choice)) - target)
-    assert all(distance <= abs(network_flops(spec, (r,) * len(spec.genes)) - target) for r in net.ratios)
-    small = 0.05 * network_flops(spec, spec.full_encoding())  # about x0.22 without a floor
-    assert net.ratios[nearest_uniform_choice(net, small)[0]] < 0.5
-    floored = PruningNet(spec, min_channels=8)  # 8 of stage1's 16 channels: 0.52 (0.49 gives 7)
-    assert floored.ratios[nearest_uniform_choice(floored, small)[0]] == 0.52
-    evaluate_choice(net, (0,) * len(choice), calibration, holdout)  # the statistics of another structure
-    network = generated_network(net, choice, calibration).eval()
+
+    def uniform_flops(ratio: float) -> int:
+        return network_flops(spec, (ratio,) * len(spec.genes))
+
+    exact, ratio = nearest_uniform_choice(net, uniform_flops(0.25))  # 4, 8, 16 channels: on the grid
+    assert layer_widths(spec, net.encoding(exact)) == layer_widths(spec, (ratio,) * len(spec.genes))
+    assert network_flops(spec, net.encoding(exact)) == uniform_flops(0.25)
+    target = uniform_flops(0.34375)  # 5, 11, 22 channels
+    between, ratio = nearest_uniform_choice(net, target)
+    assert set(between) == {net.ratios.index(ratio)}
+    assert all(abs(uniform_flops(ratio) - target) <= abs(uniform_flops(r) - target) for r in net.ratios)
+    small = uniform_flops(0.22)  # 3 of stage1's 16 channels
+    floored = PruningNet(spec, min_channels=8)  # 8 of 16: 0.52 (0.49 gives 7)
+    assert nearest_uniform_choice(floored, small)[1] == 0.52
+
+    evaluate_choice(net, (0,) * len(exact), calibration, holdout)  # the statistics of another structure
+    network = generated_network(net, exact, calibration).eval()
     inputs = calibration[0][0]
     with torch.no_grad():
-        torch.testing.assert_close(network(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(network(inputs), net(inputs, exact), rtol=1e-4, atol=1e-4)
 
 
 def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_same_result(setup, tmp_path):

@@ -110,6 +110,24 @@ class PruningNet(nn.Module):
             raise ValueError(f"a choice is {len(self.spec.genes)} indices into {len(self.ratios)} ratios: {choice}")
         return tuple(self.ratios[c] for c in choice)
 
+    def choice_for(self, encoding: Sequence[float]) -> tuple[int, ...]:
+        """The choice whose network has ``encoding``'s widths: per gene, the narrowest ratio it may take (its
+        floor kept) that gives every conv of the gene the same channels. ValueError when a width is one the
+        PruningNet never generates (between two of its ratios, or under the floor)."""
+        choice = []
+        for gene, (name, ratio) in enumerate(zip(self.spec.genes, encoding, strict=True)):
+            bases = gene_bases(self.spec, gene)
+            same = (
+                i
+                for i in self.gene_choices[gene]
+                if all(channels(b, self.ratios[i]) == channels(b, ratio) for b in bases)
+            )
+            index = next(same, None)
+            if index is None:
+                raise ValueError(f"no ratio the PruningNet trains {name} at gives it the widths of ratio {ratio}")
+            choice.append(index)
+        return tuple(choice)
+
     def set_choice(self, choice: Choice) -> None:
         self.encoding(choice)
         self.choice = tuple(choice)
@@ -168,7 +186,7 @@ def allowed_choices(spec: NetSpec, ratios: Sequence[float], min_channels: int = 
         raise ValueError(f"min_channels must be >= 1, got {min_channels}")
     choices = []
     for gene, name in enumerate(spec.genes):
-        bases = {conv.out_base for conv in spec.convs if conv.out_gene == gene}
+        bases = gene_bases(spec, gene)
         lowest = next(
             (i for i, r in enumerate(ratios) if all(channels(b, r) >= min(min_channels, b) for b in bases)), None
         )
@@ -176,3 +194,8 @@ def allowed_choices(spec: NetSpec, ratios: Sequence[float], min_channels: int = 
             raise ValueError(f"no ratio in {list(ratios)} keeps {name} at {min_channels} channels or more")
         choices.append(range(lowest, len(ratios)))
     return tuple(choices)
+
+
+def gene_bases(spec: NetSpec, gene: int) -> set[int]:
+    """The full widths of the convs whose output width ``gene`` sets."""
+    return {conv.out_base for conv in spec.convs if conv.out_gene == gene}

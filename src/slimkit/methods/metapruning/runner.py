@@ -261,12 +261,12 @@ class MetaPruningRunner:
         metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
         if not self.uniform_baseline:
             return metrics
-        if self.init_from_pruningnet:  # then a uniform structure of the PruningNet's, from its weights too
-            uniform_choice = nearest_uniform_choice(net, searched["model/flops"])
+        if self.init_from_pruningnet:  # then from its generated weights too
+            uniform_choice, ratio = nearest_uniform_choice(net, searched["model/flops"])
             encoding, initial = net.encoding(uniform_choice), generated_network(net, uniform_choice, calibration)
         else:
-            encoding, initial = (uniform_ratio(spec, searched["model/flops"]),) * len(spec.genes), None
-        ratio = encoding[0]
+            ratio = uniform_ratio(spec, searched["model/flops"])
+            encoding, initial = (ratio,) * len(spec.genes), None
         uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, encoding, initial)
         metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio

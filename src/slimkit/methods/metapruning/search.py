@@ -101,13 +101,18 @@ def narrow_to_fit(
     return narrowed
 
 
-def nearest_uniform_choice(net: PruningNet, target_flops: float) -> tuple[int, ...]:
-    """The PruningNet's uniform structure (one ratio index for every gene, none below a gene's floor) whose
-    FLOPs are nearest ``target_flops``: the uniform baseline that starts from generated weights (a uniform
-    width between two of the PruningNet's ratios may give a layer a width it never generated)."""
-    lowest = max(allowed.start for allowed in net.gene_choices)
-    ratio = uniform_ratio(net.spec, target_flops, net.ratios[lowest:])
-    return (net.ratios.index(ratio),) * len(net.spec.genes)
+def nearest_uniform_choice(net: PruningNet, target_flops: float) -> tuple[tuple[int, ...], float]:
+    """The uniform baseline that starts from generated weights, as a PruningNet choice and its width multiplier:
+    the uniform network of nearest FLOPs (``uniform_ratio``) at the choice of identical widths or, when the
+    PruningNet never generates one of its widths (between two of its ratios, or under a gene's floor), the
+    PruningNet's own uniform structure of nearest FLOPs among the ratios it trains every gene at."""
+    ratio = uniform_ratio(net.spec, target_flops)
+    try:
+        return net.choice_for((ratio,) * len(net.spec.genes)), ratio
+    except ValueError:
+        lowest = max(allowed.start for allowed in net.gene_choices)
+        ratio = uniform_ratio(net.spec, target_flops, net.ratios[lowest:])
+        return (net.ratios.index(ratio),) * len(net.spec.genes), ratio
 
 
 def uniform_ratio(
