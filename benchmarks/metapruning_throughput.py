@@ -5,7 +5,11 @@ Side by side in one run, same PruningNet (width 1.4, the paper's), same structur
 - ``official_as_shipped``: fp32, ``cudnn.benchmark`` on (every new conv shape is autotuned again; the official
   code ran 79 img/s on an H100 that way), gradients zeroed to zeros;
 - ``official_benchmark_off``: the same with autotuning off (the official code's best, 887 img/s);
-- ``slimkit_fp32``: slimkit's step (autotuning off as ``method=metapruning`` sets it, gradients set to None);
+- ``slimkit_fp32``: slimkit's step (autotuning off as ``method=metapruning`` sets it, stride-1 1x1 convs as
+  matrix products: no cuDNN plan per new shape, gradients set to None);
+- ``slimkit_tf32``: that with the matrix products in TF32, the precision cuDNN gives every official conv
+  (PyTorch allows TF32 in cuDNN convs by default, not in matrix products), as ``method=metapruning`` trains
+  (``conv_precision_for_matmuls``; GPU only);
 - ``slimkit_bf16_cl``: that in bf16 autocast with channels_last activations (GPU only).
 The structures come from ``slimkit.methods.metapruning.choice_for_step`` (seed 0). Every variant runs in its own
 process: PyTorch caches cuDNN's algorithm choice per conv shape, so a variant run after another on the same
@@ -45,7 +49,9 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
         steps, warmup = min(steps, 4), min(warmup, 1)
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = variant == "official_as_shipped"
-    net = PruningNet(mobilenet_v2_spec(3, 1000, size, width_mult=1.4)).to(device)
+    torch.backends.cuda.matmul.allow_tf32 = variant == "slimkit_tf32"
+    spec = mobilenet_v2_spec(3, 1000, size, width_mult=1.4)
+    net = PruningNet(spec, pointwise_matmul=variant.startswith("slimkit")).to(device)  # the official: all convs
     optimizer = torch.optim.SGD(net.parameters(), lr=0.25, momentum=0.9, weight_decay=4e-5)
     bf16 = variant == "slimkit_bf16_cl"
     inputs = torch.randn(batch, 3, size, size, device=device)
@@ -87,7 +93,7 @@ def main() -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     variants = ["official_as_shipped", "official_benchmark_off", "slimkit_fp32"]
     if device.type == "cuda":
-        variants.append("slimkit_bf16_cl")
+        variants += ["slimkit_tf32", "slimkit_bf16_cl"]
     variants = [variant for variant in variants if not args.variants or variant in args.variants]
     if args.one:
         print(json.dumps(run(args.one, args.batch, args.size, args.steps, args.warmup, device)))

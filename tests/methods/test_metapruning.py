@@ -15,6 +15,7 @@ from conftest import QUICK, TINY_SEARCH, read_results, run_train
 from slimkit.data import DigitsDataModule
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
 from slimkit.methods.metapruning.fidelity import rank_agreement, sample_structures
+from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls, pointwise_conv
 from slimkit.methods.metapruning.report import describe
 from slimkit.methods.metapruning.search import (
     choice_of,
@@ -59,7 +60,7 @@ def setup():
 
 def test_generated_weights_are_cropped_to_the_structure_and_only_its_bns_run():
     torch.manual_seed(0)
-    net = PruningNet(mobilenet_v2_spec(1, 10, 8))
+    net = PruningNet(mobilenet_v2_spec(1, 10, 8), pointwise_matmul=False)  # every weight through F.conv2d
     choice = choice_for_step(0, 5, net.gene_choices)
     widths, features = layer_widths(net.spec, net.encoding(choice))
     used: list[tuple[int, ...]] = []
@@ -80,6 +81,45 @@ def test_generated_weights_are_cropped_to_the_structure_and_only_its_bns_run():
         assert ran[chosen] == 1 and sum(ran) == 1
         assert layer.generate.weight.grad.abs().sum() > 0  # every generator learns from every structure
     assert net.classifier.weight.grad[:, features:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_a_pointwise_conv_as_a_matrix_product_equals_conv2d_and_keeps_the_layout(layout):
+    torch.manual_seed(0)
+    x = torch.randn(3, 7, 5, 6).contiguous(memory_format=layout).requires_grad_()
+    weight = torch.randn(11, 7, 1, 1, requires_grad=True)
+    product = pointwise_conv(x, weight)
+    conv = F.conv2d(x, weight)
+    torch.testing.assert_close(product, conv)
+    assert product.is_contiguous(memory_format=layout)
+    for ours, reference in zip(
+        torch.autograd.grad(product.square().sum(), (x, weight)),
+        torch.autograd.grad(conv.square().sum(), (x, weight)),
+        strict=True,
+    ):
+        torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_a_pruningnet_with_matrix_product_pointwise_convs_computes_what_the_all_conv_one_does():
+    """MobileNetV2 (34 of its 52 convs are stride-1 1x1): same weights, same structures, same logits; and while
+    a PruningNet trains, matrix products take cuDNN's conv precision and get their own back afterwards."""
+    torch.manual_seed(0)
+    spec = mobilenet_v2_spec(3, 10, 32, width_mult=0.5)
+    convs = PruningNet(spec, pointwise_matmul=False).train()
+    products = PruningNet(spec).train()
+    products.load_state_dict(convs.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    for step in range(3):
+        choice = choice_for_step(0, step, convs.gene_choices)
+        torch.testing.assert_close(products(x, choice), convs(x, choice), rtol=1e-4, atol=1e-4)
+    kept = torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        with conv_precision_for_matmuls():
+            assert torch.backends.cuda.matmul.allow_tf32 == torch.backends.cudnn.allow_tf32
+        assert torch.backends.cuda.matmul.allow_tf32 is False
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = kept
 
 
 def test_search_and_evaluation_decode_one_encoding_to_identical_widths(setup):

@@ -42,7 +42,11 @@ class StageRunner:
                 raise ConfigError(
                     f"{saved} was made with other method/model/data settings; use a new output folder or delete it"
                 )
-            module.load_state_dict(state["module"])
+            try:
+                module.load_state_dict(state["module"])
+            except RuntimeError as error:  # same settings, another network: made by another version of the code
+                first = str(error).strip().splitlines()[0]
+                raise ConfigError(f"{saved} does not fit this stage's network ({first}); delete it") from None
             log.info("stage %s: finished earlier, loaded %s", name, saved)
             return state["metrics"]
         last = self.checkpoint_dir / "last.ckpt"

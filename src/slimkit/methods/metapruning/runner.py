@@ -23,7 +23,7 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures
 from slimkit.methods.metapruning.module import PruningNetModule
-from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet
+from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, conv_precision_for_matmuls
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import (
     evaluate_choice,
@@ -163,7 +163,8 @@ class MetaPruningRunner:
         else:
             # the structure (so every conv shape) changes every step: cuDNN autotuning would re-benchmark each
             # new shape (the official code ran 79 img/s on an H100 that way, 887 without it)
-            fitted = stages.fit("pruningnet", module, self.pruningnet_epochs, benchmark=False)
+            with conv_precision_for_matmuls():
+                fitted = stages.fit("pruningnet", module, self.pruningnet_epochs, benchmark=False)
             metrics |= {f"pruningnet/{name.replace('/', '_')}": value for name, value in fitted.items()}
         return net
 
@@ -213,7 +214,8 @@ class MetaPruningRunner:
         tag: str,
     ) -> dict[str, float]:
         """``fidelity_samples`` structures under ``max_flops`` scored as the search scores them and trained as
-        pruned networks are (``retrain_seeds`` each), with the uniform network of the cap: fidelity/<tag>.json."""
+        pruned networks are (``retrain_seeds`` each; from their generated weights with ``init_from_pruningnet``),
+        with the uniform network of the cap: fidelity/<tag>.json."""
         spec = net.spec
         calibration, holdout = batches
         structures = sample_structures(net, max_flops, self.fidelity_samples, int(context.cfg.seed))
@@ -223,10 +225,11 @@ class MetaPruningRunner:
 
         def trained(index: int, choice: tuple[int, ...]) -> float:
             name = f"fidelity_{tag}_{index}"
-            return self._train_seeds(context, stages, name, spec, net.encoding(choice))["test/acc"]
+            initial = self._inherited(net, choice, calibration)
+            return self._train_seeds(context, stages, name, spec, net.encoding(choice), initial)["test/acc"]
 
-        ratio = uniform_ratio(spec, max_flops)
-        uniform = self._train_seeds(context, stages, f"fidelity_{tag}_uniform", spec, (ratio,) * len(spec.genes))
+        _, encoding, initial = self._uniform(net, calibration, max_flops)
+        uniform = self._train_seeds(context, stages, f"fidelity_{tag}_uniform", spec, encoding, initial)
         result = measure_fidelity(net, structures, proxy.__getitem__, trained, uniform["test/acc"])
         write_json_atomic(context.output_dir / "fidelity" / f"{tag}.json", {"flops_cap": max_flops, **result})
         log.info(
@@ -256,17 +259,12 @@ class MetaPruningRunner:
         searched network's, which may sit below the budget), trained alike: both from scratch or, with
         ``init_from_pruningnet``, both from their generated weights."""
         spec = net.spec
-        initial = generated_network(net, choice, calibration) if self.init_from_pruningnet else None
+        initial = self._inherited(net, choice, calibration)
         searched = self._train_seeds(context, stages, f"{tag}_searched", spec, net.encoding(choice), initial)
         metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
         if not self.uniform_baseline:
             return metrics
-        if self.init_from_pruningnet:  # then from its generated weights too
-            uniform_choice, ratio = nearest_uniform_choice(net, searched["model/flops"])
-            encoding, initial = net.encoding(uniform_choice), generated_network(net, uniform_choice, calibration)
-        else:
-            ratio = uniform_ratio(spec, searched["model/flops"])
-            encoding, initial = (ratio,) * len(spec.genes), None
+        ratio, encoding, initial = self._uniform(net, calibration, searched["model/flops"])
         uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, encoding, initial)
         metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio
@@ -285,6 +283,21 @@ class MetaPruningRunner:
             len(seeds),
         )
         return metrics
+
+    def _inherited(self, net: PruningNet, choice: tuple[int, ...], calibration: Batches) -> ChannelNet | None:
+        """The generated network a pruned network starts from (``init_from_pruningnet``), None from scratch."""
+        return generated_network(net, choice, calibration) if self.init_from_pruningnet else None
+
+    def _uniform(
+        self, net: PruningNet, calibration: Batches, flops: float
+    ) -> tuple[float, tuple[float, ...], ChannelNet | None]:
+        """The uniform baseline of ``flops``: its width multiplier, its encoding and what it starts from (with
+        ``init_from_pruningnet`` a network whose widths the PruningNet generates, from them)."""
+        if not self.init_from_pruningnet:
+            ratio = uniform_ratio(net.spec, flops)
+            return ratio, (ratio,) * len(net.spec.genes), None
+        choice, ratio = nearest_uniform_choice(net, flops)
+        return ratio, net.encoding(choice), generated_network(net, choice, calibration)
 
     def _seeds(self, context: RunContext) -> list[int]:
         first = int(context.cfg.seed)
