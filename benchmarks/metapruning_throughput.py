@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from slimkit.methods.metapruning import PruningNet, choice_for_step
+from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls
 from slimkit.models.channel_spec import mobilenet_v2_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,6 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
         steps, warmup = min(steps, 4), min(warmup, 1)
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = variant == "official_as_shipped"
-    torch.backends.cuda.matmul.allow_tf32 = variant == "slimkit_tf32"
     spec = mobilenet_v2_spec(3, 1000, size, width_mult=1.4)
     net = PruningNet(spec, pointwise_matmul=variant.startswith("slimkit")).to(device)  # the official: all convs
     optimizer = torch.optim.SGD(net.parameters(), lr=0.25, momentum=0.9, weight_decay=4e-5)
@@ -68,15 +68,18 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
         loss.backward()
         optimizer.step()
 
+    # slimkit_tf32 as method=metapruning trains; the others with PyTorch's default (no TF32 in matrix products)
+    precision = conv_precision_for_matmuls() if variant == "slimkit_tf32" else nullcontext()
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    started = time.perf_counter()
-    for index in range(warmup):
-        step(10_000 + index)
-    synchronize()
-    warmed = time.perf_counter()
-    for index in range(steps):
-        step(index)
-    synchronize()
+    with precision:
+        started = time.perf_counter()
+        for index in range(warmup):
+            step(10_000 + index)
+        synchronize()
+        warmed = time.perf_counter()
+        for index in range(steps):
+            step(index)
+        synchronize()
     return batch * steps / (time.perf_counter() - warmed), warmed - started
 
 

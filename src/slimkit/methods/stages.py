@@ -45,8 +45,7 @@ class StageRunner:
             try:
                 module.load_state_dict(state["module"])
             except RuntimeError as error:  # same settings, another network: made by another version of the code
-                first = str(error).strip().splitlines()[0]
-                raise ConfigError(f"{saved} does not fit this stage's network ({first}); delete it") from None
+                raise ConfigError(f"{saved} does not fit this stage's network ({mismatch(error)}); delete it") from None
             log.info("stage %s: finished earlier, loaded %s", name, saved)
             return state["metrics"]
         last = self.checkpoint_dir / "last.ckpt"
@@ -79,8 +78,13 @@ def load_stage_file(module: L.LightningModule, file: str, option: str, what: str
     try:
         module.load_state_dict(state.get("module", state))
     except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise ConfigError(f"{option}={file} is not {what}: {first}") from None
+        raise ConfigError(f"{option}={file} is not {what}: {mismatch(error)}") from None
+
+
+def mismatch(error: RuntimeError) -> str:
+    """The first thing ``load_state_dict`` found wrong (its first line only says that something was)."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else lines[0]
 
 
 def config_fingerprint(cfg: DictConfig) -> str:

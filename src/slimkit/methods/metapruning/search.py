@@ -44,9 +44,9 @@ def generated_network(net: PruningNet, choice: Choice, calibration: Batches) -> 
     the CPU."""
     net.to(calibration[0][0].device)
     recalibrate_bn(net, calibration, lambda inputs: net(inputs, choice))
-    network = net.materialize(choice)
+    network = net.materialize(choice)  # built on the CPU, the generated tensors copied in
     net.cpu()
-    return network.cpu()
+    return network
 
 
 def search_structure(
