@@ -14,7 +14,7 @@ from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
 from slimkit.data import DigitsDataModule
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
-from slimkit.methods.metapruning.fidelity import rank_agreement, sample_structures
+from slimkit.methods.metapruning.fidelity import rank_agreement, sample_structures, undefined_as_null
 from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls, pointwise_conv
 from slimkit.methods.metapruning.report import describe
 from slimkit.methods.metapruning.search import (
@@ -26,6 +26,7 @@ from slimkit.methods.metapruning.search import (
     search_structure,
     uniform_ratio,
 )
+from slimkit.methods.metapruning.selection import select_by_training
 from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network_flops, resnet_spec
 
 SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
@@ -141,9 +142,10 @@ def test_search_and_evaluation_decode_one_encoding_to_identical_widths(setup):
 
 
 def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_keeps_it(setup):
-    """With generated_affine a block's last conv gets a BN scale that changes with the block's mid ratio (its
-    input) and not only with the stage width (its output), and materialising a structure copies the scale and
-    shift into the plain network's BN, which then computes what the PruningNet computed."""
+    """With generated_affine every BN starts at scale 1 and shift 0 for any structure, as a plain BN does; once
+    trained, a block's last conv gets a BN scale that changes with the block's mid ratio (its input) and not
+    only with the stage width (its output), and materialising a structure copies the scale and shift into the
+    plain network's BN, which then computes what the PruningNet computed."""
     _, calibration, holdout = setup
     torch.manual_seed(0)
     net = PruningNet(resnet_spec(1, 10, 8), generated_affine=True).eval()
@@ -151,6 +153,13 @@ def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_kee
     last = next(i for i, conv in enumerate(net.spec.convs) if conv.in_gene is not None and "mid" in genes[conv.in_gene])
     layer, conv = net.layers[last], net.spec.convs[last]
     narrow_mid, wide_mid = (torch.tensor([ratio, 0.5]) for ratio in (0.1, 1.0))
+    for code in (narrow_mid, wide_mid):
+        _, scale, shift = layer.generated(code, conv.in_base, conv.out_base)
+        assert torch.equal(scale, torch.ones(conv.out_base)) and torch.equal(shift, torch.zeros(conv.out_base))
+    with torch.no_grad():  # as training moves the generator's affine part
+        for other in net.layers:
+            other.generate.weight[other.weight_size :].normal_(0, 0.2)
+            other.generate.bias[other.weight_size :].normal_(0, 0.2)
     _, narrow_scale, _ = layer.generated(narrow_mid, conv.in_base, conv.out_base)
     _, wide_scale, _ = layer.generated(wide_mid, conv.in_base, conv.out_base)
     assert narrow_scale.shape == (conv.out_base,) and not torch.allclose(narrow_scale, wide_scale)
@@ -258,6 +267,33 @@ def test_fidelity_draws_distinct_structures_under_the_cap_and_ranks_agreement(se
     assert structures == sample_structures(net, cap, 8, seed=1)
     assert rank_agreement([0.1, 0.5, 0.3], [0.2, 0.9, 0.4]) == {"spearman": 1.0, "kendall": 1.0}
     assert rank_agreement([0.1, 0.5, 0.3], [0.9, 0.2, 0.4]) == {"spearman": -1.0, "kendall": -1.0}
+    tied = rank_agreement([0.1, 0.5, 0.3], [0.8, 0.8, 0.8])  # short trainings can all score alike: undefined
+    assert undefined_as_null({**tied, "above_uniform": 0}) == {"spearman": None, "kendall": None, "above_uniform": 0}
+
+
+def test_selection_keeps_the_best_trained_structure_ties_to_the_search_rank_and_rewrites_best_json(setup, tmp_path):
+    """method.select_top: the search's top structures are trained and the best held-out score after training
+    wins (a tie goes to the search's higher rank); best.json, what model.encoding reads, becomes that one and
+    selection.json keeps both scores of every candidate."""
+    net = setup[0]
+    ranked = [((rank,) * len(net.spec.genes), 0.9 - rank / 100) for rank in (3, 1, 2, 4)]
+    trained = {1: 0.80, 2: 0.85, 3: 0.85, 4: 0.70}
+    seen = []
+
+    def trained_holdout_acc(rank: int, choice: tuple[int, ...]) -> float:
+        seen.append((rank, choice))
+        return trained[rank]
+
+    chosen, metrics = select_by_training(net, ranked, trained_holdout_acc, tmp_path)
+    assert seen == [(rank, choice) for rank, (choice, _) in enumerate(ranked, 1)]
+    assert chosen == ranked[1][0]  # search ranks 2 and 3 tie after training: rank 2 kept
+    assert metrics["selected_rank"] == 2 and metrics["selected_trained_holdout_acc"] == 0.85
+    assert metrics["selected_holdout_acc"] == ranked[1][1]
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert tuple(best["choice"]) == chosen and best["encoding"] == list(net.encoding(chosen))
+    assert best["flops"] == metrics["selected_flops"] == network_flops(net.spec, net.encoding(chosen))
+    rows = json.loads((tmp_path / "selection.json").read_text())
+    assert [(row["rank"], row["trained_holdout_acc"]) for row in rows] == sorted(trained.items())
 
 
 def test_a_channel_floor_keeps_training_search_and_fidelity_draws_at_or_above_it(setup, tmp_path):
@@ -354,11 +390,19 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     )
     # searched and uniform networks both started from that PruningNet's generated weights
     inherited = tmp_path / "inherited"
+    # and the searched one chosen among the search's top 2 by training each (method.select_top)
     started = run_train(
-        [*TINY, f"method.pruningnet={pruningnet}", "method.init_from_pruningnet=true", f"hydra.run.dir={inherited}"]
+        [*TINY, f"method.pruningnet={pruningnet}", "method.init_from_pruningnet=true", "method.select_top=2"]
+        + [f"hydra.run.dir={inherited}"]
     )
     assert started.returncode == 0, started.stderr[-3000:]
-    assert {"flops50/test_acc", "flops50/uniform_test_acc"} <= set(read_results(inherited)["metrics"])
+    metrics = read_results(inherited)["metrics"]
+    assert {"flops50/test_acc", "flops50/uniform_test_acc"} <= set(metrics)
+    selection = json.loads((inherited / "search" / "flops50" / "selection.json").read_text())
+    chosen = selection[int(metrics["flops50/selected_rank"]) - 1]
+    assert len(selection) == 2 and chosen["trained_holdout_acc"] == max(row["trained_holdout_acc"] for row in selection)
+    assert metrics["flops50/flops"] == chosen["flops"]  # the chosen structure is the one trained and compared
+    assert (inherited / "stages" / "flops50_select2.pt").is_file()
 
 
 @pytest.mark.parametrize(
@@ -374,6 +418,8 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
         ("+method.search.populaton_size=4", "method.search has unknown keys"),
         ("method.search.calibration_batches=0", "method.search.calibration_batches must be >= 1"),
+        ("method.select_top=-1", "method.select_top must be >= 0"),
+        ("method.select_top=3 method.search.top=2", "method.search.top (2) must be at least that"),
     ],
 )
 def test_bad_settings_end_with_one_clear_line(override, message, tmp_path):

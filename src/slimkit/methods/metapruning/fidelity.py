@@ -5,6 +5,7 @@ a uniform-width network. Structures are drawn as the search draws them (uniform,
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,8 @@ def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) 
 
 
 def rank_agreement(proxy: list[float], trained: list[float]) -> dict[str, float]:
-    """Spearman's rho and Kendall's tau between the proxy scores and the trained accuracies (1 = same order)."""
+    """Spearman's rho and Kendall's tau between the proxy scores and the trained accuracies (1 = same order;
+    NaN, undefined, when either list is all ties: short trainings of small networks can all score alike)."""
     return {
         "spearman": float(stats.spearmanr(proxy, trained).statistic),
         "kendall": float(stats.kendalltau(proxy, trained).statistic),
@@ -72,3 +74,8 @@ def measure_fidelity(
         "best_trained_test_acc": max(row["trained_test_acc"] for row in rows),
         "structures": rows,
     }
+
+
+def undefined_as_null(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with NaN figures (an undefined rank agreement) as None: JSON has no NaN."""
+    return {name: None if isinstance(value, float) and math.isnan(value) else value for name, value in result.items()}

@@ -10,19 +10,16 @@ or ``prunable_resnet``); budgets are fractions of its full-width FLOPs or absolu
 from __future__ import annotations
 
 import logging
-import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning as L
 import torch
 
 from slimkit.errors import ConfigError
-from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
-from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures
+from slimkit.methods.classification import OptimizerFactory
+from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures, undefined_as_null
 from slimkit.methods.metapruning.module import PruningNetModule
+from slimkit.methods.metapruning.pruned_training import PrunedTraining, describe_accuracy, holdout_accuracy
 from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, conv_precision_for_matmuls
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import (
@@ -32,6 +29,7 @@ from slimkit.methods.metapruning.search import (
     search_structure,
     uniform_ratio,
 )
+from slimkit.methods.metapruning.selection import select_by_training
 from slimkit.methods.stages import StageRunner, load_stage_file
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -40,10 +38,6 @@ from slimkit.search.persistence import write_json_atomic
 from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, Batches, batches_of, search_settings
 
 log = logging.getLogger(__name__)
-
-# The sampler shuffles epoch e with (shuffle seed + e); repeats of a training this far apart in shuffle seed
-# never see one another's epoch orders (seed and seed + 1 would: shifted by one epoch).
-SHUFFLE_STRIDE = 1_000_003
 
 
 class MetaPruningRunner:
@@ -60,6 +54,8 @@ class MetaPruningRunner:
         budgets: list[float] | None = None,
         pruningnet: str | None = None,
         search: dict[str, Any] | None = None,
+        select_top: int = 0,
+        select_epochs: int | None = None,
         encoding: str | list[float] | None = None,
         retrain_epochs: int = 64,
         retrain_seeds: int = 1,
@@ -80,6 +76,11 @@ class MetaPruningRunner:
             raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
         if min_channels < 1:
             raise ConfigError(f"method.min_channels must be >= 1, got {min_channels}")
+        if select_top < 0 or (select_epochs is not None and select_epochs < 1):
+            raise ConfigError(
+                f"method.select_top must be >= 0 and method.select_epochs >= 1 (or null), got "
+                f"{select_top} and {select_epochs}"
+            )
         if generator_hidden < 1:
             raise ConfigError(f"method.generator_hidden must be >= 1, got {generator_hidden}")
         try:
@@ -97,6 +98,13 @@ class MetaPruningRunner:
         self.budgets = budgets
         self.pruningnet_file = pruningnet
         self.search_settings = search_settings(search, SEARCH_DEFAULTS)
+        if select_top > self.search_settings["top"]:
+            raise ConfigError(
+                f"method.select_top={select_top} re-ranks the search's top structures: method.search.top "
+                f"({self.search_settings['top']}) must be at least that"
+            )
+        self.select_top = select_top
+        self.select_epochs = select_epochs if select_epochs is not None else retrain_epochs
         self.encoding = encoding
         self.retrain_epochs = retrain_epochs
         self.retrain_seeds = retrain_seeds
@@ -114,7 +122,7 @@ class MetaPruningRunner:
                 encoding = resolve_encoding(spec, self.encoding)
             except (ValueError, KeyError) as error:
                 raise ConfigError(f"method.encoding: {error}") from None
-            return metrics | self._train_seeds(context, stages, "retrain", spec, encoding)
+            return metrics | self._training(context, stages).repeated("retrain", spec, encoding)
 
         net = self._pruningnet(context, stages, spec, metrics)
         if self.stage == "pruningnet":
@@ -122,18 +130,24 @@ class MetaPruningRunner:
         caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
         tags = [f"flops{round(100 * cap / full_flops)}" for cap in caps]
         batches = self._search_batches(context, search_device())
+        training = self._training(context, stages)
         if self.stage == "fidelity":
-            return metrics | self._fidelity(context, stages, net, batches, caps[0], tags[0])
+            return metrics | self._fidelity(training, net, batches, caps[0], tags[0])
         for max_flops, tag in zip(caps, tags, strict=True):
-            choice, summary = self._search(context, net, batches, max_flops, tag)
+            choice, summary = self._search(training, net, batches, max_flops, tag)
             metrics |= {f"{tag}/{name}": value for name, value in summary.items()}
             if self.stage == "all":
-                metrics |= self._compare(context, stages, net, batches[0], choice, tag)
+                metrics |= self._compare(training, net, batches[0], choice, tag)
         # the first budget's figures under the names objectives use by default
         metrics["search/holdout_acc"] = metrics[f"{tags[0]}/search_holdout_acc"]
         if f"{tags[0]}/test_acc" in metrics:
             metrics["test/acc"] = metrics[f"{tags[0]}/test_acc"]
         return metrics
+
+    def _training(self, context: RunContext, stages: StageRunner) -> PrunedTraining:
+        return PrunedTraining(
+            context, stages, self.optimizer, self.label_smoothing, self.retrain_epochs, self.retrain_seeds
+        )
 
     def _spec(self, context: RunContext) -> NetSpec:
         model = context.build_model()
@@ -169,9 +183,15 @@ class MetaPruningRunner:
         return net
 
     def _search(
-        self, context: RunContext, net: PruningNet, batches: tuple[Batches, Batches], max_flops: float, tag: str
+        self,
+        training: PrunedTraining,
+        net: PruningNet,
+        batches: tuple[Batches, Batches],
+        max_flops: float,
+        tag: str,
     ) -> tuple[tuple[int, ...], dict[str, float]]:
-        settings = self.search_settings
+        """The structure of one budget: the search's best or (``select_top``) the best trained of its top."""
+        settings, context = self.search_settings, training.context
         net.to(search_device())
         calibration, holdout = batches
         folder = context.output_dir / "search" / tag
@@ -192,9 +212,20 @@ class MetaPruningRunner:
             seed=int(context.cfg.seed),
             **{key: settings[key] for key in EVOLUTION_KEYS},
         )
-        best, summary = write_search_report(search, net, folder, settings["top"], max_flops)
+        ranked, summary = write_search_report(search, net, folder, settings["top"], max_flops)
         net.cpu()
-        return best, summary
+        if not self.select_top:
+            return tuple(ranked[0][0]), summary
+
+        def trained_holdout_acc(rank: int, choice: tuple[int, ...]) -> float:
+            initial = self._inherited(net, choice, calibration)
+            stage, encoding = f"{tag}_select{rank}", net.encoding(choice)
+            # repeat retrain_seeds: a seed none of the compared trainings uses
+            network, _ = training.once(stage, net.spec, encoding, initial, self.retrain_seeds, self.select_epochs)
+            return holdout_accuracy(network, holdout)
+
+        chosen, selected = select_by_training(net, ranked[: self.select_top], trained_holdout_acc, folder)
+        return chosen, summary | selected
 
     def _search_batches(self, context: RunContext, device: torch.device) -> tuple[Batches, Batches]:
         """The training batches every candidate's BN is recalibrated on and the held-out ones it is scored on."""
@@ -206,8 +237,7 @@ class MetaPruningRunner:
 
     def _fidelity(
         self,
-        context: RunContext,
-        stages: StageRunner,
+        training: PrunedTraining,
         net: PruningNet,
         batches: tuple[Batches, Batches],
         max_flops: float,
@@ -216,7 +246,7 @@ class MetaPruningRunner:
         """``fidelity_samples`` structures under ``max_flops`` scored as the search scores them and trained as
         pruned networks are (``retrain_seeds`` each; from their generated weights with ``init_from_pruningnet``),
         with the uniform network of the cap: fidelity/<tag>.json."""
-        spec = net.spec
+        spec, context = net.spec, training.context
         calibration, holdout = batches
         structures = sample_structures(net, max_flops, self.fidelity_samples, int(context.cfg.seed))
         net.to(search_device())
@@ -226,12 +256,13 @@ class MetaPruningRunner:
         def trained(index: int, choice: tuple[int, ...]) -> float:
             name = f"fidelity_{tag}_{index}"
             initial = self._inherited(net, choice, calibration)
-            return self._train_seeds(context, stages, name, spec, net.encoding(choice), initial)["test/acc"]
+            return training.repeated(name, spec, net.encoding(choice), initial)["test/acc"]
 
         _, encoding, initial = self._uniform(net, calibration, max_flops)
-        uniform = self._train_seeds(context, stages, f"fidelity_{tag}_uniform", spec, encoding, initial)
+        uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)
         result = measure_fidelity(net, structures, proxy.__getitem__, trained, uniform["test/acc"])
-        write_json_atomic(context.output_dir / "fidelity" / f"{tag}.json", {"flops_cap": max_flops, **result})
+        report = {"flops_cap": max_flops, **undefined_as_null(result)}
+        write_json_atomic(context.output_dir / "fidelity" / f"{tag}.json", report)
         log.info(
             "fidelity %s: %d structures, Spearman %.3f, Kendall %.3f between held-out score and trained accuracy; "
             "%d trained above the uniform network (%.4f); the proxy's best trained to %.4f, the best to %.4f",
@@ -248,8 +279,7 @@ class MetaPruningRunner:
 
     def _compare(
         self,
-        context: RunContext,
-        stages: StageRunner,
+        training: PrunedTraining,
         net: PruningNet,
         calibration: Batches,
         choice: tuple[int, ...],
@@ -260,15 +290,15 @@ class MetaPruningRunner:
         ``init_from_pruningnet``, both from their generated weights."""
         spec = net.spec
         initial = self._inherited(net, choice, calibration)
-        searched = self._train_seeds(context, stages, f"{tag}_searched", spec, net.encoding(choice), initial)
+        searched = training.repeated(f"{tag}_searched", spec, net.encoding(choice), initial)
         metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
         if not self.uniform_baseline:
             return metrics
         ratio, encoding, initial = self._uniform(net, calibration, searched["model/flops"])
-        uniform = self._train_seeds(context, stages, f"{tag}_uniform", spec, encoding, initial)
+        uniform = training.repeated(f"{tag}_uniform", spec, encoding, initial)
         metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio
-        seeds = self._seeds(context)
+        seeds = training.seeds
         ahead = sum(searched[f"test/acc_seed{seed}"] > uniform[f"test/acc_seed{seed}"] for seed in seeds)
         metrics[f"{tag}/searched_ahead_seeds"] = float(ahead)
         log.info(
@@ -299,60 +329,6 @@ class MetaPruningRunner:
         choice, ratio = nearest_uniform_choice(net, flops)
         return ratio, net.encoding(choice), generated_network(net, choice, calibration)
 
-    def _seeds(self, context: RunContext) -> list[int]:
-        first = int(context.cfg.seed)
-        return list(range(first, first + self.retrain_seeds))
-
-    def _train_seeds(
-        self,
-        context: RunContext,
-        stages: StageRunner,
-        name: str,
-        spec: NetSpec,
-        encoding: tuple[float, ...],
-        initial: ChannelNet | None = None,
-    ) -> dict[str, float]:
-        """The network of ``encoding`` trained once per seed (``retrain_seeds``; the run's seed first, as stage
-        ``name``, then ``name_seed<N>``), from ``initial``'s weights or from scratch: the seed decides the
-        initial weights, the data's shuffle seed moved by ``SHUFFLE_STRIDE`` per repeat the batch order.
-        ``test/acc`` is the mean, ``test/acc_std`` the spread, and every seed's own figure is kept
-        (``test/acc_seed<N>``). Every network of a run gets the same seeds, so comparisons pair seed with seed."""
-        flops = network_flops(spec, encoding)
-        accuracies = {}
-        for repeat, seed in enumerate(self._seeds(context)):
-            stage = name if repeat == 0 else f"{name}_seed{seed}"
-            L.seed_everything(seed, workers=True)
-            network = ChannelNet(spec, encoding)
-            if initial is not None:
-                network.load_state_dict(initial.state_dict())
-            module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
-            log.info("%s: %.2f MFLOPs, %s", stage, flops / 1e6, describe_widths(network))
-            with shuffle_offset_by(context.datamodule, repeat * SHUFFLE_STRIDE):
-                accuracies[seed] = stages.fit(stage, module, self.retrain_epochs)["test/acc"]
-        values = list(accuracies.values())
-        return {
-            "test/acc": statistics.fmean(values),
-            "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
-            "model/flops": float(flops),
-            "model/params": float(sum(p.numel() for p in network.parameters())),
-        }
-
-
-@contextmanager
-def shuffle_offset_by(datamodule: L.LightningDataModule, offset: int) -> Iterator[None]:
-    """The datamodule's ``shuffle_seed`` (when it has one) moved by ``offset`` for a while, so repeated
-    trainings of one network differ in batch order as well as in initial weights."""
-    if not hasattr(datamodule, "shuffle_seed"):
-        yield
-        return
-    kept = datamodule.shuffle_seed
-    datamodule.shuffle_seed = kept + offset
-    try:
-        yield
-    finally:
-        datamodule.shuffle_seed = kept
-
 
 def search_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -361,14 +337,3 @@ def search_device() -> torch.device:
 def metric_suffix(name: str) -> str:
     """``test/acc`` -> ``test_acc``, ``model/flops`` -> ``flops``: a trained network's figure under a budget's tag."""
     return name.removeprefix("model/").replace("/", "_")
-
-
-def describe_accuracy(metrics: dict[str, float]) -> str:
-    seeds = sum(name.startswith("test/acc_seed") for name in metrics)
-    if seeds == 1:
-        return f"{metrics['test/acc']:.4f}"
-    return f"{metrics['test/acc']:.4f} +- {metrics['test/acc_std']:.4f} ({seeds} seeds)"
-
-
-def describe_widths(network: ChannelNet) -> str:
-    return "widths " + " ".join(str(layer.conv.out_channels) for layer in network.layers)
