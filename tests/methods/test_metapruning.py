@@ -276,7 +276,11 @@ def test_selection_keeps_the_best_trained_structure_ties_to_the_search_rank_and_
     wins (a tie goes to the search's higher rank); best.json, what model.encoding reads, becomes that one and
     selection.json keeps both scores of every candidate."""
     net = setup[0]
-    ranked = [((rank,) * len(net.spec.genes), 0.9 - rank / 100) for rank in (3, 1, 2, 4)]
+    choices = [(index,) * len(net.spec.genes) for index in (3, 1, 2, 4)]
+    top = [
+        {"rank": rank, "holdout_acc": 0.9 - rank / 100, **describe(net, choice)}
+        for rank, choice in enumerate(choices, 1)
+    ]
     trained = {1: 0.80, 2: 0.85, 3: 0.85, 4: 0.70}
     seen = []
 
@@ -284,11 +288,11 @@ def test_selection_keeps_the_best_trained_structure_ties_to_the_search_rank_and_
         seen.append((rank, choice))
         return trained[rank]
 
-    chosen, metrics = select_by_training(net, ranked, trained_holdout_acc, tmp_path)
-    assert seen == [(rank, choice) for rank, (choice, _) in enumerate(ranked, 1)]
-    assert chosen == ranked[1][0]  # search ranks 2 and 3 tie after training: rank 2 kept
+    chosen, metrics = select_by_training(top, trained_holdout_acc, tmp_path)
+    assert seen == list(enumerate(choices, 1))
+    assert chosen == choices[1]  # search ranks 2 and 3 tie after training: rank 2 kept
     assert metrics["selected_rank"] == 2 and metrics["selected_trained_holdout_acc"] == 0.85
-    assert metrics["selected_holdout_acc"] == ranked[1][1]
+    assert metrics["selected_holdout_acc"] == top[1]["holdout_acc"]
     best = json.loads((tmp_path / "best.json").read_text())
     assert tuple(best["choice"]) == chosen and best["encoding"] == list(net.encoding(chosen))
     assert best["flops"] == metrics["selected_flops"] == network_flops(net.spec, net.encoding(chosen))
@@ -419,6 +423,7 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("+method.search.populaton_size=4", "method.search has unknown keys"),
         ("method.search.calibration_batches=0", "method.search.calibration_batches must be >= 1"),
         ("method.select_top=-1", "method.select_top must be >= 0"),
+        ("method.select_epochs=0", "method.select_epochs must be >= 1 or null"),
         ("method.select_top=3 method.search.top=2", "method.search.top (2) must be at least that"),
     ],
 )

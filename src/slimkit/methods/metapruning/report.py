@@ -5,8 +5,9 @@ accuracy-vs-FLOPs scatter."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from slimkit.methods.metapruning.pruningnet import Choice, PruningNet
+from slimkit.methods.metapruning.pruningnet import PruningNet
 from slimkit.methods.metapruning.search import choice_of
 from slimkit.models.channel_spec import layer_widths, network_flops
 from slimkit.search import EvolutionSearch
@@ -31,9 +32,9 @@ def describe(net: PruningNet, choice: tuple[int, ...]) -> dict:
 
 def write_search_report(
     search: EvolutionSearch, net: PruningNet, folder: Path, top: int, max_flops: float
-) -> tuple[list[tuple[Choice, float]], dict[str, float]]:
-    """top.json, best.json, curve.png, scatter.png in ``folder``; the ``top`` best structures with their held-out
-    scores (best first) and summary metrics."""
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """top.json, best.json, curve.png, scatter.png in ``folder``; top.json's rows (the ``top`` best structures,
+    best first: rank, held-out score and ``describe``'s fields) and summary metrics."""
     ranked = [(choice_of(net.spec, candidate.values), score) for candidate, score in search.best(top)]
     if not ranked:
         raise RuntimeError("the search evaluated no candidate")
@@ -42,7 +43,7 @@ def write_search_report(
     ]
     write_json_atomic(folder / "top.json", entries)
     write_json_atomic(folder / "best.json", entries[0])
-    best_score = ranked[0][1]
+    best_score = entries[0]["holdout_acc"]
     history = search.history
     plot_search_curve(history, folder / "curve.png", ylabel="held-out top-1 (recalibrated BN)")
     evaluated = [
@@ -53,7 +54,7 @@ def write_search_report(
     ]
     best_flops = entries[0]["flops"]
     plot_scatter(evaluated, folder / "scatter.png", "MFLOPs", "held-out top-1", (best_flops / 1e6, best_score))
-    return ranked, {
+    return entries, {
         "search_holdout_acc": best_score,
         "search_flops": float(best_flops),
         "flops_cap": float(max_flops),

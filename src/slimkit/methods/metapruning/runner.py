@@ -76,11 +76,10 @@ class MetaPruningRunner:
             raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
         if min_channels < 1:
             raise ConfigError(f"method.min_channels must be >= 1, got {min_channels}")
-        if select_top < 0 or (select_epochs is not None and select_epochs < 1):
-            raise ConfigError(
-                f"method.select_top must be >= 0 and method.select_epochs >= 1 (or null), got "
-                f"{select_top} and {select_epochs}"
-            )
+        if select_top < 0:
+            raise ConfigError(f"method.select_top must be >= 0 (0: the search's best), got {select_top}")
+        if select_epochs is not None and select_epochs < 1:
+            raise ConfigError(f"method.select_epochs must be >= 1 or null (the retrain epochs), got {select_epochs}")
         if generator_hidden < 1:
             raise ConfigError(f"method.generator_hidden must be >= 1, got {generator_hidden}")
         try:
@@ -212,19 +211,19 @@ class MetaPruningRunner:
             seed=int(context.cfg.seed),
             **{key: settings[key] for key in EVOLUTION_KEYS},
         )
-        ranked, summary = write_search_report(search, net, folder, settings["top"], max_flops)
+        top, summary = write_search_report(search, net, folder, settings["top"], max_flops)
         net.cpu()
         if not self.select_top:
-            return tuple(ranked[0][0]), summary
+            return tuple(top[0]["choice"]), summary
 
         def trained_holdout_acc(rank: int, choice: tuple[int, ...]) -> float:
             initial = self._inherited(net, choice, calibration)
             stage, encoding = f"{tag}_select{rank}", net.encoding(choice)
-            # repeat retrain_seeds: a seed none of the compared trainings uses
-            network, _ = training.once(stage, net.spec, encoding, initial, self.retrain_seeds, self.select_epochs)
+            # repeat number `repeats`: a seed none of the compared trainings uses
+            network, _ = training.once(stage, net.spec, encoding, initial, training.repeats, self.select_epochs)
             return holdout_accuracy(network, holdout)
 
-        chosen, selected = select_by_training(net, ranked[: self.select_top], trained_holdout_acc, folder)
+        chosen, selected = select_by_training(top[: self.select_top], trained_holdout_acc, folder)
         return chosen, summary | selected
 
     def _search_batches(self, context: RunContext, device: torch.device) -> tuple[Batches, Batches]:

@@ -11,28 +11,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from slimkit.methods.metapruning.pruningnet import Choice, PruningNet
-from slimkit.methods.metapruning.report import describe
+from slimkit.methods.metapruning.pruningnet import Choice
 from slimkit.search.persistence import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 
 def select_by_training(
-    net: PruningNet,
-    ranked: Sequence[tuple[Choice, float]],
-    trained_holdout_acc: Callable[[int, Choice], float],
-    folder: Path,
-) -> tuple[Choice, dict[str, float]]:
-    """The structure of ``ranked`` (the search's best first, with held-out scores) whose trained network
-    scores best on the held-out split (``trained_holdout_acc(rank, choice)``); writes selection.json and
-    best.json in ``folder``; summary metrics."""
+    top: Sequence[dict[str, Any]], trained_holdout_acc: Callable[[int, Choice], float], folder: Path
+) -> tuple[tuple[int, ...], dict[str, float]]:
+    """The structure of ``top`` (the search's top.json rows, best first) whose trained network scores best on
+    the held-out split (``trained_holdout_acc(rank, choice)``); writes selection.json and best.json in
+    ``folder``; summary metrics."""
     rows = []
-    for rank, (choice, proxy) in enumerate(ranked, 1):
-        trained = trained_holdout_acc(rank, choice)
-        rows.append({"rank": rank, "holdout_acc": proxy, "trained_holdout_acc": trained, **describe(net, choice)})
-        log.info("selection: search rank %d (held-out %.4f) trained to %.4f held-out", rank, proxy, trained)
+    for entry in top:
+        trained = trained_holdout_acc(entry["rank"], tuple(entry["choice"]))
+        rows.append({**entry, "trained_holdout_acc": trained})
+        log.info(
+            "selection: search rank %d (held-out %.4f) trained to %.4f held-out",
+            entry["rank"],
+            entry["holdout_acc"],
+            trained,
+        )
     chosen = max(rows, key=lambda row: (row["trained_holdout_acc"], -row["rank"]))
     write_json_atomic(folder / "selection.json", rows)
     write_json_atomic(folder / "best.json", {**chosen, "selected_by": "trained held-out top-1"})
