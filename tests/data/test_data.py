@@ -12,6 +12,7 @@ from slimkit.data import (
     ImageFolderDataModule,
     SyntheticDataModule,
 )
+from slimkit.data.transforms import random_shift
 from slimkit.errors import ConfigError
 
 
@@ -68,6 +69,45 @@ def test_cifar_augmentation_keeps_the_shape_and_changes_pixels(fake_cifar_root):
     assert views.shape == (8, 3, 32, 32) and not all(torch.equal(views[0], view) for view in views[1:])
 
 
+def moves_between(original: torch.Tensor, shifted: torch.Tensor, most: int, fill: float) -> list[tuple[int, int]]:
+    """Every move (dy, dx), up to ``most`` pixels per axis, that turns ``original`` into ``shifted``, ``fill``
+    where nothing was."""
+    padded = torch.nn.functional.pad(original, (most, most, most, most), value=fill)
+    height, width = original.shape[-2:]
+    steps = range(-most, most + 1)
+    return [
+        (dy, dx)
+        for dy in steps
+        for dx in steps
+        if torch.allclose(shifted, padded[:, most - dy : most - dy + height, most - dx : most - dx + width])
+    ]
+
+
+def test_random_shift_moves_the_image_and_fills_the_uncovered_pixels():
+    image = torch.arange(1.0, 17.0).view(1, 4, 4)
+    seen = set()
+    for seed in range(40):
+        shifted = random_shift(image, 1, fill=-5.0, generator=torch.Generator().manual_seed(seed))
+        moves = moves_between(image, shifted, 1, -5.0)
+        assert len(moves) == 1
+        seen.add(moves[0])
+    assert len(seen) == 9  # every move of up to one pixel per axis happens
+
+
+def test_digits_shift_moves_training_images_only():
+    plain, shifted = DigitsDataModule(image_size=16), DigitsDataModule(image_size=16, shift=1)
+    plain.setup(), shifted.setup()
+    blank = (0 - plain.normalization[0][0]) / plain.normalization[1][0]
+    original = plain.train_set[3][0]
+    torch.manual_seed(0)
+    # one 8x8 pixel is two at 16x16: every view is the original moved by up to 2 per axis, blank where uncovered
+    moves = [moves_between(original, shifted.train_set[3][0], 2, blank) for _ in range(60)]
+    assert all(len(found) == 1 for found in moves) and len({found[0] for found in moves}) >= 15
+    for split in ("val_set", "test_set"):
+        assert torch.equal(getattr(shifted, split).tensors[0], getattr(plain, split).tensors[0])
+    assert torch.equal(shifted.train_set.tensors[1], plain.train_set.tensors[1])
+
+
 def test_image_folder_classes_and_crops(fake_imagenet_root):
     datamodule = ImageFolderDataModule(str(fake_imagenet_root), image_size=24, num_workers=0)
     datamodule.setup()
@@ -90,6 +130,7 @@ def test_synthetic_data_has_any_shape():
         (lambda: CifarDataModule("/nope"), "data.root=/nope is not a folder"),
         (lambda: ImageFolderDataModule("/nope"), "data.root=/nope is not a folder"),
         (lambda: DigitsDataModule(image_size=4), "image_size must be >= 8"),
+        (lambda: DigitsDataModule(shift=4), "data.shift must be 0 to 3 pixels"),
         (lambda: SyntheticDataModule(input_shape=[3, 32]), "input_shape must be"),
     ],
 )

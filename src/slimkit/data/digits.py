@@ -1,5 +1,7 @@
 """scikit-learn's handwritten digits (1,797 8x8 grey images, 10 classes): the default data,
-shipped inside scikit-learn, so the first run needs no download."""
+shipped inside scikit-learn, so the first run needs no download. Optionally shifted at random while training:
+1,078 training images limit what any network reaches, so without it capacity barely matters (a ResNet-56 at a
+quarter of its width trains about as well as at full width)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,27 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from slimkit.data.base import ClassificationDataModule
+from slimkit.data.transforms import random_shift
 from slimkit.errors import ConfigError
 
 
+class ShiftedImages(TensorDataset):
+    """Images and labels, each image moved by up to ``max_shift`` pixels per axis whenever it is read."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, max_shift: int, fill: float) -> None:
+        super().__init__(images, labels)
+        self.max_shift = max_shift
+        self.fill = fill
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image, label = super().__getitem__(index)
+        return random_shift(image, self.max_shift, self.fill), label
+
+
 class DigitsDataModule(ClassificationDataModule):
-    """Stratified train/val/test split (fixed by ``split_seed``), upsampled to ``image_size``."""
+    """Stratified train/val/test split (fixed by ``split_seed``), upsampled to ``image_size``; with ``shift``
+    > 0 each training image moves by up to ``shift`` of its 8x8 pixels per axis every time it is read (the
+    held-out and test images never)."""
 
     def __init__(
         self,
@@ -25,13 +43,17 @@ class DigitsDataModule(ClassificationDataModule):
         num_workers: int = 0,
         split_seed: int = 0,
         shuffle_seed: int = 0,
+        shift: int = 0,
     ) -> None:
         super().__init__(batch_size, num_workers, shuffle_seed)
         if image_size < 8:
             raise ConfigError(f"data.image_size must be >= 8 (the digits are 8x8), got {image_size}")
         if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
             raise ConfigError("data.val_fraction and data.test_fraction must be in (0, 1) and sum below 1")
+        if not 0 <= shift <= 3:
+            raise ConfigError(f"data.shift must be 0 to 3 pixels of the 8x8 digits, got {shift}")
         self.image_size = image_size
+        self.shift = shift
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.split_seed = split_seed
@@ -58,6 +80,11 @@ class DigitsDataModule(ClassificationDataModule):
         mean, std = images[train].mean(), images[train].std()
         images = (images - mean) / std
         self.normalization = ((float(mean),), (float(std),))
-        self.train_set = TensorDataset(images[train], labels[train])
+        if self.shift:
+            # the shift in upsampled pixels; uncovered pixels take the background's (blank) value
+            scaled, blank = round(self.shift * self.image_size / 8), float((0 - mean) / std)
+            self.train_set = ShiftedImages(images[train], labels[train], scaled, blank)
+        else:
+            self.train_set = TensorDataset(images[train], labels[train])
         self.val_set = TensorDataset(images[val], labels[val])
         self.test_set = TensorDataset(images[test], labels[test])

@@ -17,6 +17,17 @@ def random_crop_flip(image: torch.Tensor, padding: int, generator: torch.Generat
     return crop
 
 
+def random_shift(
+    image: torch.Tensor, max_shift: int, fill: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Move the image by up to ``max_shift`` pixels along each axis (independently), uncovered pixels ``fill``:
+    padding by ``max_shift`` and cropping back at a random offset. No flip: it would turn digits into others."""
+    _, height, width = image.shape
+    padded = F.pad(image, (max_shift, max_shift, max_shift, max_shift), value=fill)
+    top, left = torch.randint(0, 2 * max_shift + 1, (2,), generator=generator).tolist()
+    return padded[:, top : top + height, left : left + width]
+
+
 def normalize(image: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
     """Per-channel (x - mean) / std for a C x H x W float tensor."""
     mean_t = torch.tensor(mean, dtype=image.dtype).view(-1, 1, 1)
