@@ -10,8 +10,7 @@ def random_shift(
     image: torch.Tensor, max_shift: int, fill: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Move the image by up to ``max_shift`` pixels along each axis (independently), uncovered pixels ``fill``:
-    padding by ``max_shift`` and cropping back at a random offset (digits take no flip, which would make other
-    shapes of them: random_crop_flip adds one for photos)."""
+    padding by ``max_shift`` and cropping back at a random offset."""
     _, height, width = image.shape
     padded = F.pad(image, (max_shift, max_shift, max_shift, max_shift), value=fill)
     top, left = torch.randint(0, 2 * max_shift + 1, (2,), generator=generator).tolist()
