@@ -1,8 +1,8 @@
 """Meta-Upscale peak memory and time: slimkit's (weights once per distinct offset pair, bounded chunks) vs the
 official algorithm done per pixel (one predicted 576x3 matrix and one 576-vector patch per output pixel), same
 weights, same random 64-channel features, side by side in one run; then the whole Meta-RDN (config B)
-inference at LR 256x256 and 512x512 x4, the sizes REFERENCE.md section 5 measured for the official code
-(78 ms and 16.4 GiB at 256 x4 on an H100; 512 x4 would need ~66 GiB).
+inference at LR 256x256 and 512x512 x4, the sizes at which the official code was measured on an H100
+(78 ms and 16.4 GiB at 256 x4; 512 x4 would need ~66 GiB; docs/results/benchmarks.md).
 
 GPU: peak = torch.cuda.max_memory_allocated above what was allocated before the call. CPU: every measurement
 runs in its own process and peak = the growth of its maximum resident set size during the call.
