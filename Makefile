@@ -6,7 +6,7 @@ ARGS       ?=
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.slimkit-installed
 
-.PHONY: setup train test lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-test hw-lint hw-synth
+.PHONY: setup train test test-fast lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-test hw-lint hw-synth
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ train: $(STAMP)
 
 test: $(STAMP) hw-sim-tools
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# the inner loop: everything but the tests marked slow (train.py subprocesses, Verilog simulations, Slurm)
+test-fast: $(STAMP) hw-sim-tools
+	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+import pytest
 import torch
 from conftest import QUICK, read_results, run_train
 from torch import nn
@@ -23,6 +24,7 @@ def test_the_model_runs_in_channels_last_with_the_same_outputs():
     torch.testing.assert_close(after, before)
 
 
+@pytest.mark.slow
 def test_train_py_takes_the_callback(tmp_path):
     result = run_train(
         [*QUICK, "+callbacks.channels_last._target_=slimkit.callbacks.ChannelsLast", f"hydra.run.dir={tmp_path}"]

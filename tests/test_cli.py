@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import group_options, run_train
 
+pytestmark = pytest.mark.slow  # every test starts train.py
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),
@@ -49,3 +51,14 @@ def test_print_the_job_config_without_running():
     result = run_train(["--cfg", "job", "model=wrn", "model.depth=28"], timeout=60)
     assert result.returncode == 0
     assert "_target_: slimkit.models.WideResNet" in result.stdout and "depth: 28" in result.stdout
+
+
+def test_printing_the_config_imports_no_heavy_package():
+    """Hydra imports every module of hydra_plugins at start-up, so the sweepers import optuna and matplotlib
+    lazily; slimkit defers torch and Lightning until a job runs. PYTHONPROFILEIMPORTTIME (``-X importtime``)
+    lists every import on stderr."""
+    result = run_train(["--cfg", "job"], timeout=60, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in result.stderr.splitlines() if "|" in line}
+    assert "hydra" in imported  # the listing is there
+    assert not imported & {"optuna", "matplotlib", "torch", "lightning"}

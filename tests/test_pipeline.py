@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import QUICK, compose_config, read_results, run_train
 
@@ -36,6 +37,7 @@ def test_a_finished_run_rerun_in_its_dir_does_not_train_again(tmp_path):
     assert after["resumed_from"].endswith("last.ckpt") and after["metrics"] == before["metrics"]
 
 
+@pytest.mark.slow
 def test_multirun_writes_one_job_dir_per_model(tmp_path):
     result = run_train(["-m", "model=lenet,wrn", *QUICK, f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,6 +10,8 @@ import pytest
 import torch
 from conftest import read_results, run_train, start_train
 
+pytestmark = pytest.mark.slow  # every test runs train.py (killed, signalled, rerun)
+
 # ~150 steps per epoch on digits: long enough to be killed in the middle of an epoch
 SLOW_DIGITS = ["data.batch_size=8", "trainer.max_epochs=5", "callbacks.progress_bar=null", "seed=11"]
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from conftest import QUICK, run_train
 from wandb_records import summarize_run
+
+pytestmark = pytest.mark.slow  # every test runs train.py
 
 NO_ACCOUNT = {"WANDB_API_KEY": None, "WANDB_MODE": None, "WANDB_SILENT": "true"}
 

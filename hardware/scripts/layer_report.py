@@ -2,7 +2,7 @@
 cycle model and, with --simulate, measured in simulation (every layer's outputs checked bit for bit against
 its expected.mem, and the measured cycles against the model).
 
-    python -m slimkit.export_hardware outputs/<run>/model.dpz -o hw_export --samples 4
+    slimkit-export-hw outputs/<run>/model.dpz -o hw_export --samples 4
     python hardware/scripts/layer_report.py hw_export --build mac_8x8 [--simulate verilator]
 """
 
@@ -20,7 +20,7 @@ from simulate import SIMULATORS, simulate  # noqa: E402
 
 from slimkit.accelerator.builds import BUILDS  # noqa: E402
 from slimkit.accelerator.cycle_model import layer_timing, utilisation  # noqa: E402
-from slimkit.quant.hardware_export import read_export  # noqa: E402
+from slimkit.accelerator.memory_images import read_export  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

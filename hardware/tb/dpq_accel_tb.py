@@ -20,8 +20,8 @@ from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from slimkit.accelerator import ArrayConfig, activation_beats, index_words, layer_cycles, unpack_results
+from slimkit.accelerator.memory_images import golden_outputs, read_layer
 from slimkit.accelerator.tiles import wrap
-from slimkit.quant.hardware_export import golden_outputs, read_layer
 
 PERIOD_NS = 10
 

@@ -1,5 +1,5 @@
 """The accelerator against the integer golden model and the cycle model, on Icarus and Verilator, over array
-sizes and word widths; plus real layers exported by `python -m slimkit.export_hardware` from a dp_quant model
+sizes and word widths; plus real layers exported by `slimkit-export-hw` from a dp_quant model
 trained on digits. Each (simulator, configuration) compiles once and runs all its cases in one simulation."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 from simulate import SIMULATORS, simulate, unavailable
 
 from slimkit.accelerator import ArrayConfig
-from slimkit.quant.hardware_export import read_export
+from slimkit.accelerator.memory_images import read_export
+
+pytestmark = pytest.mark.slow  # Icarus / Verilator simulations
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,7 +123,7 @@ def exported_lenet(tmp_path_factory) -> Path:
     export = [
         sys.executable,
         "-m",
-        "slimkit.export_hardware",
+        "slimkit.accelerator.export",
         str(run_dir / "model.dpz"),
         "-o",
         str(export_dir),

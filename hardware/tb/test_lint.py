@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # Verilator lint of every configuration
+
 SPEC = importlib.util.spec_from_file_location("hw_lint", Path(__file__).resolve().parents[1] / "scripts" / "lint.py")
 hw_lint = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(hw_lint)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
@@ -98,3 +98,9 @@ def run_with_clean_errors(hydra_main: Callable[[], object]) -> None:
             raise
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+
+
+def run_moved_command(old_module: str, new_command: str, main: Callable[[], int]) -> NoReturn:
+    """``python -m <old_module>`` for one more release: one deprecation line on stderr, then the new ``main``."""
+    print(f"warning: python -m {old_module} is deprecated (gone next release); use {new_command}", file=sys.stderr)
+    sys.exit(main())

@@ -1,22 +1,26 @@
 """Checks of a composed config that run before anything is written or trained.
 
 Types: every ``_target_`` node's values are checked against the target's type hints (scalar
-types, Optional, Union and Literal; anything richer is left to the target). So
-``trainer.max_epochs=abc`` fails in one line naming the expected type, before a run dir is touched.
+types, Optional, Union, Literal and list items; anything richer is left to the target), and so are
+the ranges the hints carry (``Annotated[int, Ge(1)]``: slimkit.settings). A value whose parameter is a
+settings dataclass (``method.search``) is checked key by key against its fields. So
+``trainer.max_epochs=abc`` or ``method.search.population_size=0`` fails in one line naming the key, the
+value and the expected type or range, before a run dir is touched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-import types
 import typing
-from collections.abc import Callable
-from typing import Any, Literal, Union
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig
 
 from slimkit.errors import ConfigError
+from slimkit.settings import build_settings, field_types, first_problem, settings_class
 
 HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 # arguments the pipeline passes itself (shape and classes come from the datamodule)
@@ -24,7 +28,7 @@ INJECTED_ARGUMENTS = {"model": {"in_channels", "num_classes", "input_size"}}
 
 
 def check_target_node(node: DictConfig, path: str, injected: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-    """Check the keys and value types of a ``_target_`` node and of the target nodes inside it."""
+    """Check the keys, value types and ranges of a ``_target_`` node and of the nodes inside it."""
     target_name = node["_target_"]
     try:
         target = get_object(target_name)
@@ -45,9 +49,44 @@ def check_target_node(node: DictConfig, path: str, injected: set[str] = frozense
                 continue
             allowed = ", ".join(name for name in parameters if name not in injected)
             raise ConfigError(f"{key_path} is not an argument of {target_name}; allowed: {allowed}")
-        annotation = hints.get(key, inspect.Parameter.empty)
-        if _matches(value, annotation) is False:
-            raise ConfigError(f"{key_path}={value!r} has the wrong type: {target_name} expects {_describe(annotation)}")
+        check_value(value, hints.get(key, inspect.Parameter.empty), key_path, target_name)
+
+
+def check_value(value: Any, annotation: Any, path: str, owner: str) -> None:
+    """One value against its annotation: type and range, or each key of a settings dataclass node."""
+    settings = settings_class(annotation)
+    if settings is not None and isinstance(value, DictConfig):
+        check_settings_node(value, settings, path)
+        return
+    problem = first_problem(value, annotation, path, owner)
+    if problem is not None:
+        raise ConfigError(str(problem))
+
+
+def check_settings_node(node: DictConfig, settings: type, path: str) -> None:
+    """A node for a settings dataclass: no unknown or missing key, every value of its field's type and range."""
+    types_ = field_types(settings)
+    for key in node:
+        if key not in types_:
+            raise ConfigError(f"{path}.{key} is not a setting of {settings.__name__}; allowed: {', '.join(types_)}")
+    for field in dataclasses.fields(settings):
+        no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        if field.init and no_default and field.name not in node:
+            raise ConfigError(f"{path}.{field.name} is missing: {settings.__name__} needs it")
+    for key in node:
+        check_value(node[key], types_[key], f"{path}.{key}", settings.__name__)
+
+
+def typed_arguments(target: Callable, values: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """``values`` as arguments of ``target``: a mapping whose parameter is a settings dataclass is built into one
+    (its checks between fields are a ConfigError naming ``path.key``)."""
+    _, hints = _signature_of(target)
+    arguments = dict(values)
+    for key, value in values.items():
+        settings = settings_class(hints.get(key))
+        if settings is not None and isinstance(value, Mapping):
+            arguments[key] = build_settings(settings, value, f"{path}.{key}")
+    return arguments
 
 
 def _signature_of(target: Callable) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
@@ -58,48 +97,10 @@ def _signature_of(target: Callable) -> tuple[dict[str, inspect.Parameter], dict[
         return {}, {}
     parameters.pop("self", None)
     try:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(function, include_extras=True)
     except Exception:  # unresolved forward references: check names only
         hints = {}
     return parameters, hints
-
-
-def _matches(value: Any, annotation: Any) -> bool | None:
-    """True / False when the value clearly does / does not fit, None when we cannot tell."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return None
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        verdicts = [_matches(value, option) for option in typing.get_args(annotation)]
-        if True in verdicts:
-            return True
-        return None if None in verdicts else False
-    if origin is Literal:
-        return value in typing.get_args(annotation)
-    if annotation is type(None):
-        return value is None
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if annotation is str:
-        return isinstance(value, str)
-    if origin in (list, tuple) or annotation in (list, tuple):
-        return isinstance(value, ListConfig | list | tuple) or None
-    return None
-
-
-def _describe(annotation: Any) -> str:
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        return " | ".join(_describe(option) for option in typing.get_args(annotation))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(option) for option in typing.get_args(annotation))
-    if annotation is type(None):
-        return "None"
-    return getattr(annotation, "__name__", str(annotation))
 
 
 # Set by srun, torchrun or Lightning itself when the ranks are created outside the job's process.

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
-from slimkit.config_checks import INJECTED_ARGUMENTS, check_ddp_launch, check_target_node
+from slimkit.config_checks import INJECTED_ARGUMENTS, check_ddp_launch, check_target_node, typed_arguments
 from slimkit.errors import ConfigError
 from slimkit.loggers import close_loggers
 from slimkit.run_context import RunContext, build_model
@@ -39,6 +40,7 @@ def run(cfg: DictConfig) -> float | tuple[float, ...]:
     """Run the job described by ``cfg`` in ``cfg.paths.output_dir``; return its objective."""
     output_dir = Path(cfg.paths.output_dir)
     _log_lightning_once()
+    _quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, runner = check_config(cfg)
     resume_from = find_resume_checkpoint(cfg, output_dir)
@@ -68,6 +70,24 @@ def _log_lightning_once() -> None:
         logging.getLogger("lightning").handlers.clear()
 
 
+# Lightning's info lines that tell a user nothing about their run: advertisements (litlogger, litmodels) and
+# that it keeps slimkit's model summary (conf/callbacks) instead of adding its own
+LIGHTNING_NOISE = ("💡 Tip:", "Trainer already configured with model summary callbacks")
+
+
+def _drop_lightning_noise(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(LIGHTNING_NOISE)
+
+
+def _quiet_lightning() -> None:
+    """Silence what is noise on the console: LIGHTNING_NOISE, a deprecation inside Lightning's own pytree
+    helper on current torch, and the note that ``test(ckpt_path="best")`` uses the first checkpoint
+    callback (the best one, by conf/callbacks)."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_drop_lightning_noise)  # once: same object
+    warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+    warnings.filterwarnings("ignore", r"`\.test\(ckpt_path=\"best\"\)` is called with Trainer configured with multiple")
+
+
 # keys of a method's config that are not its runner's settings: the checkpoint metric (``monitor``,
 # ``monitor_mode``) and default ``objective`` a method reports in (see conf/callbacks and conf/train.yaml)
 METHOD_KEYS = ("name", "task", "runner", "monitor", "monitor_mode", "objective")
@@ -92,8 +112,7 @@ def check_config(cfg: DictConfig) -> tuple[L.LightningDataModule, Any]:
     check_ddp_launch(cfg.trainer, multirun, dict(os.environ))
     datamodule = instantiate_user_node(cfg.data, "data")
     check_model_serves_data(cfg, datamodule)
-    runner = instantiate_user_node(cfg.method.runner, "method.runner", **method_settings(cfg))
-    return datamodule, runner
+    return datamodule, build_runner(cfg)
 
 
 def method_settings(cfg: DictConfig, with_target: bool = False) -> DictConfig:
@@ -104,6 +123,18 @@ def method_settings(cfg: DictConfig, with_target: bool = False) -> DictConfig:
     if with_target:
         resolved["_target_"] = cfg.method.runner["_target_"]
     return OmegaConf.create(resolved)
+
+
+def build_runner(cfg: DictConfig) -> Any:
+    """The method's runner: ``method.runner`` (optimizer, ...) with the method's settings as arguments, those
+    typed as a settings dataclass (``method.search``) built into one."""
+    factory = instantiate_user_node(cfg.method.runner, "method.runner", _partial_=True)
+    settings = OmegaConf.to_container(method_settings(cfg))
+    arguments = typed_arguments(factory.func, settings, "method")
+    try:
+        return factory(**arguments)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"method.runner: {error}") from None
 
 
 def instantiate_user_node(node: DictConfig, path: str, **kwargs: Any) -> Any:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -37,11 +38,23 @@ class RunContext:
                 logger.log_hyperparams(resolved)
         return self._loggers
 
+    @property
+    def progress_bars(self) -> bool:
+        """Whether the run shows progress bars: a progress bar is among ``cfg.callbacks``. The searches'
+        bars follow the same switch, so ``callbacks.progress_bar=null`` means no bar at all."""
+        nodes = (self.cfg.get("callbacks") or {}).values()
+        return any(issubclass(get_class(node._target_), ProgressBar) for node in nodes if node and "_target_" in node)
+
     def build_trainer(self, extra_callbacks: list[L.Callback] | None = None, **overrides: object) -> L.Trainer:
         """A Trainer from ``cfg.trainer`` with fresh callbacks from ``cfg.callbacks``."""
         callbacks_cfg = self.cfg.get("callbacks") or {}
         callbacks = [instantiate(node) for node in callbacks_cfg.values() if node and "_target_" in node]
         callbacks += extra_callbacks or []
+        if not any(isinstance(callback, ProgressBar) for callback in callbacks) and (
+            "enable_progress_bar" not in self.cfg.trainer
+        ):
+            # no bar configured: without this Lightning would add its default (Rich) bar
+            overrides.setdefault("enable_progress_bar", False)
         return instantiate(self.cfg.trainer, callbacks=callbacks, logger=self.loggers or False, **overrides)
 
     def test_best(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, float]:

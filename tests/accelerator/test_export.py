@@ -11,9 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slimkit.quant import optimal_codebook
-from slimkit.quant.dpz import QuantizedTensor
-from slimkit.quant.hardware_export import (
+from slimkit.accelerator.memory_images import (
     capture_layer_inputs,
     export_layer,
     export_model,
@@ -24,6 +22,8 @@ from slimkit.quant.hardware_export import (
     read_layer,
     to_fixed_point,
 )
+from slimkit.quant import optimal_codebook
+from slimkit.quant.dpz import QuantizedTensor
 
 
 def quantize(weight: torch.Tensor, k: int, keep: torch.Tensor | None = None) -> QuantizedTensor:

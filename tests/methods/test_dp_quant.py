@@ -14,14 +14,14 @@ import torch
 from conftest import QUICK, compose_config, read_results, run_train
 from lightning import Trainer
 
+from slimkit.accelerator.export import sample_images
+from slimkit.accelerator.memory_images import golden_outputs, read_export
 from slimkit.data import DigitsDataModule
 from slimkit.errors import ConfigError
-from slimkit.export_hardware import sample_images
 from slimkit.methods.classification import ClassificationModule
-from slimkit.methods.dp_quant.package import load_compressed_model
 from slimkit.pipeline import check_config
 from slimkit.quant.dpz import read_dpz
-from slimkit.quant.hardware_export import golden_outputs, read_export
+from slimkit.quant.package import load_compressed_model
 
 PIPELINE = [
     "method=dp_quant",
@@ -47,6 +47,7 @@ def finished_run(tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.slow
 def test_every_stage_runs_and_the_file_is_what_is_reported(finished_run):
     metrics = read_results(finished_run)["metrics"]
     assert {f"{prefix}/test_acc" for prefix in ("fp32", "pruned", "clustered", "dp", "kmeans")} <= set(metrics)
@@ -66,6 +67,7 @@ def test_every_stage_runs_and_the_file_is_what_is_reported(finished_run):
     ]
 
 
+@pytest.mark.slow
 def test_the_file_rebuilds_the_network_with_the_same_accuracy(finished_run):
     quantized, _, architecture = read_dpz(finished_run / "model.dpz")
     assert architecture["model"]["_target_"] == "slimkit.models.LeNet5"
@@ -80,6 +82,7 @@ def test_the_file_rebuilds_the_network_with_the_same_accuracy(finished_run):
     assert tested[0]["test/acc"] == pytest.approx(read_results(finished_run)["metrics"]["dp/test_acc"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_dp_has_lower_sse_than_kmeans_in_every_layer(finished_run):
     report = json.loads((finished_run / "compression_report.json").read_text())
     assert len(report["layers"]) == 5
@@ -88,6 +91,7 @@ def test_dp_has_lower_sse_than_kmeans_in_every_layer(finished_run):
     assert "| dp |" in (finished_run / "compression_report.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_rerun_reuses_finished_stages_and_a_changed_config_is_refused(finished_run):
     before = read_results(finished_run)["metrics"]
     again = run_train([*PIPELINE, f"hydra.run.dir={finished_run}"])
@@ -99,6 +103,7 @@ def test_a_rerun_reuses_finished_stages_and_a_changed_config_is_refused(finished
     assert "made with other method/model/data settings" in changed.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_a_run_can_start_from_a_pruned_stage_of_another_run(finished_run, tmp_path):
     start = finished_run / "stages" / "prune2.pt"
     overrides = ["method.sparsity=0", "method.cluster_epochs=0", "method.finetune_epochs=0", "method.bits=2"]
@@ -110,6 +115,7 @@ def test_a_run_can_start_from_a_pruned_stage_of_another_run(finished_run, tmp_pa
     assert not (tmp_path / "stages" / "pretrain.pt").exists()
 
 
+@pytest.mark.slow
 def test_bits_that_do_not_match_the_model_give_one_line_and_exit_2(tmp_path):
     done = run_train(["method=dp_quant", "model=lenet", *QUICK, "method.bits=[4,4]", f"hydra.run.dir={tmp_path}"])
     assert done.returncode == 2
@@ -119,8 +125,8 @@ def test_bits_that_do_not_match_the_model_give_one_line_and_exit_2(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("method.scheme=magic", "method.scheme=magic is not known; choose one of dpq, dpr, none"),
-        ("method.sparsity=1.5", "method.sparsity must be in [0, 1), got 1.5"),
+        ("method.scheme=magic", "DpQuantRunner expects one of 'dpq', 'dpr', 'none'"),
+        ("method.sparsity=1.5", "method.sparsity=1.5 is out of range: must be in [0, 1)"),
         ("method.pretrained=/nope.ckpt", "method.pretrained=/nope.ckpt is not a file"),
         ("method.sparsity=lots", "method.sparsity='lots' has the wrong type"),
     ],
@@ -131,6 +137,7 @@ def test_bad_settings_are_refused_before_anything_runs(tmp_path, override, messa
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_robust_compression_reports_natural_and_pgd_accuracy(tmp_path):
     done = run_train(
         [
@@ -151,10 +158,11 @@ def test_robust_compression_reports_natural_and_pgd_accuracy(tmp_path):
     assert "kmeans/test_acc" not in metrics
 
 
+@pytest.mark.slow
 def test_hardware_export_of_the_trained_model_matches_its_layers(finished_run, tmp_path):
     out = tmp_path / "hw"
     done = subprocess.run(
-        [sys.executable, "-m", "slimkit.export_hardware", str(finished_run / "model.dpz"), "-o", str(out)],
+        [sys.executable, "-m", "slimkit.accelerator.export", str(finished_run / "model.dpz"), "-o", str(out)],
         capture_output=True,
         text=True,
     )
@@ -181,12 +189,13 @@ def test_hardware_export_of_the_trained_model_matches_its_layers(finished_run, t
         assert torch.linalg.norm(real - expected) <= 0.05 * torch.linalg.norm(expected) + 1e-6, name
 
 
+@pytest.mark.slow
 def test_hardware_export_names_unknown_layers(finished_run, tmp_path):
     done = subprocess.run(
         [
             sys.executable,
             "-m",
-            "slimkit.export_hardware",
+            "slimkit.accelerator.export",
             str(finished_run / "model.dpz"),
             "-o",
             str(tmp_path),

@@ -12,6 +12,8 @@ import pytest
 from conftest import PROJECT_ROOT, read_results, run_train
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # every test trains or upscales in a subprocess
+
 TINY = [
     "method=meta_sr",
     "model=rdn",
@@ -74,7 +76,7 @@ def test_stage_evaluate_scores_a_checkpoint_again(trained_run, hr_folder, tmp_pa
 def test_the_upscale_command_gives_exact_sizes(trained_run, hr_folder, tmp_path, scale, size):
     Image.open(hr_folder / "img_001.png").save(tmp_path / "in.png")  # 44 wide, 50 high
     out = tmp_path / "out.png"
-    command = [sys.executable, "-m", "slimkit.upscale", str(tmp_path / "in.png"), "--scale", str(scale)]
+    command = [sys.executable, "-m", "slimkit.methods.meta_sr.upscale", str(tmp_path / "in.png"), "--scale", str(scale)]
     command += ["--ckpt", str(trained_run / "checkpoints" / "last.ckpt"), "-o", str(out), "--tile", "20"]
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -82,7 +84,7 @@ def test_the_upscale_command_gives_exact_sizes(trained_run, hr_folder, tmp_path,
 
 
 def test_the_upscale_command_refuses_bad_input_in_one_line(tmp_path):
-    command = [sys.executable, "-m", "slimkit.upscale", str(tmp_path / "none.png"), "--scale", "0.5"]
+    command = [sys.executable, "-m", "slimkit.methods.meta_sr.upscale", str(tmp_path / "none.png"), "--scale", "0.5"]
     result = subprocess.run(
         [*command, "--ckpt", "x.ckpt", "-o", "o.png"], cwd=PROJECT_ROOT, capture_output=True, text=True
     )
@@ -93,7 +95,7 @@ def test_the_upscale_command_refuses_bad_input_in_one_line(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("method.eval_scales=[0.5]", "method.eval_scales must be scales > 1"),
+        ("method.eval_scales=[0.5]", "method.eval_scales[0]=0.5 is out of range: must be > 1"),
         ("method.eval_sets=[/nonexistent]", "method.eval_sets: /nonexistent is not a folder of HR images"),
         ("method.stage=evaluate", "method.stage=evaluate needs method.checkpoint"),
         ("model=lenet", "method, model and data must be for the same task"),

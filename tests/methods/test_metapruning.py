@@ -29,7 +29,9 @@ from slimkit.methods.metapruning.search import (
 from slimkit.methods.metapruning.selection import select_by_training
 from slimkit.models.channel_spec import layer_widths, mobilenet_v2_spec, network_flops, resnet_spec
 
-SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
+SETTINGS = dict(
+    population_size=6, generations=3, top_k=2, mutation_count=2, mutation_prob=0.1, crossover_count=2, seed=3
+)
 TINY = [
     "experiment=metapruning_digits",
     "model.depth=20",  # the experiment's setup on the shallower ResNet, to keep these runs short
@@ -207,6 +209,7 @@ def test_an_inherited_uniform_baseline_has_widths_the_pruningnet_generates_and_i
         torch.testing.assert_close(network(inputs), net(inputs, exact), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_same_result(setup, tmp_path):
     net, calibration, holdout = setup
     cap = 0.3 * network_flops(net.spec, net.spec.full_encoding())
@@ -229,6 +232,7 @@ def test_the_search_never_evaluates_an_infeasible_structure_and_resumes_to_the_s
     assert resumed.best(3) == whole.best(3)
 
 
+@pytest.mark.slow
 def test_a_tight_cap_still_fills_every_generation_with_structures_just_under_it(setup, tmp_path):
     """At 5% of the full FLOPs about 3 in 10,000 uniformly random structures fit; narrowing over-cap draws
     keeps every generation full, and each narrowed structure would break the cap with any gene one step up."""
@@ -300,6 +304,7 @@ def test_selection_keeps_the_best_trained_structure_ties_to_the_search_rank_and_
     assert [(row["rank"], row["trained_holdout_acc"]) for row in rows] == sorted(trained.items())
 
 
+@pytest.mark.slow
 def test_a_channel_floor_keeps_training_search_and_fidelity_draws_at_or_above_it(setup, tmp_path):
     """With min_channels=2 no sampled, searched or fidelity structure has a pruned layer narrower than 2
     channels (the floor is counted per layer, so a gene's lowest ratio depends on its widest base), the
@@ -339,6 +344,7 @@ def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
         assert distance <= abs(network_flops(spec, (other,) * len(spec.genes)) - target)
 
 
+@pytest.mark.slow
 def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     run = tmp_path / "run"
     result = run_train([*TINY, "method.retrain_seeds=2", "seed=5", f"hydra.run.dir={run}"])
@@ -409,21 +415,22 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     assert (inherited / "stages" / "flops50_select2.pt").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
         ("model=resnet", "method=metapruning prunes model=mobilenet_v2, mobilenet_v1 or prunable_resnet"),
         ("method.ratios=[0.5,0.2]", "method.ratios: channel ratios must be distinct, increasing"),
-        ("method.budgets=[-0.5]", "method.budgets must be fractions"),
+        ("method.budgets=[-0.5]", "method.budgets[0]=-0.5 is out of range: must be > 0"),
         ("method.stage=retrain", "method.stage=retrain needs method.encoding"),
-        ("method.retrain_seeds=0", "method.retrain_seeds must be >= 1"),
-        ("method.min_channels=0", "method.min_channels must be >= 1"),
+        ("method.retrain_seeds=0", "method.retrain_seeds=0 is out of range: must be >= 1"),
+        ("method.min_channels=0", "method.min_channels=0 is out of range: must be >= 1"),
         ("method.min_channels=9 method.ratios=[0.5,0.9]", "method.min_channels: no ratio in [0.5, 0.9] keeps"),
         ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
-        ("+method.search.populaton_size=4", "method.search has unknown keys"),
-        ("method.search.calibration_batches=0", "method.search.calibration_batches must be >= 1"),
-        ("method.select_top=-1", "method.select_top must be >= 0"),
-        ("method.select_epochs=0", "method.select_epochs must be >= 1 or null"),
+        ("+method.search.populaton_size=4", "method.search.populaton_size is not a setting of"),
+        ("method.search.calibration_batches=0", "method.search.calibration_batches=0 is out of range: must be >= 1"),
+        ("method.select_top=-1", "method.select_top=-1 is out of range: must be >= 0"),
+        ("method.select_epochs=0", "method.select_epochs=0 is out of range: must be >= 1"),
         ("method.select_top=3 method.search.top=2", "method.search.top (2) must be at least that"),
     ],
 )

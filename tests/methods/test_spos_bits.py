@@ -10,15 +10,16 @@ import pytest
 import torch
 from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
-from slimkit.methods.spos.mixed_precision import attach, bits_for_step, measure_costs, set_bits
+from slimkit.methods.spos.mixed_precision import bits_for_step, measure_costs
 from slimkit.models import CifarResNet, LeNet5
 from slimkit.quant import optimal_codebook
+from slimkit.quant.quantized_weight import attach_bits_choice, set_bits
 
 
 def test_a_layer_at_b_bits_takes_the_dp_levels_and_passes_gradients_straight_through():
     torch.manual_seed(0)
     model = LeNet5(1, 10, 16)
-    names = attach(model)
+    names = attach_bits_choice(model)
     set_bits(model, [2] * len(names))
     layer = model.get_submodule(names[0])
     original = layer.parametrizations.weight.original
@@ -48,6 +49,7 @@ def test_every_rank_draws_the_same_widths_and_steps_differ():
     assert len({tuple(bits_for_step(3, step, 20, [2, 3, 4, 8])) for step in range(10)}) == 10
 
 
+@pytest.mark.slow
 def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_same_cost(tmp_path):
     done = run_train(
         [
@@ -72,12 +74,13 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
     assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {"supernet", "finetune_mixed", "finetune_uniform"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "message"),
     [
         ("method.budget_bits=2", "method.budget_bits=2 must be above the smallest of method.widths [2, 3, 4, 8]"),
-        ("method.widths=[0,3]", "method.widths must be bit widths in 1..16, got [0, 3]"),
-        ("+method.search.popsize=3", "method.search has unknown keys ['popsize']"),
+        ("method.widths=[0,3]", "method.widths[0]=0 is out of range: must be in [1, 16]"),
+        ("+method.search.popsize=3", "method.search.popsize is not a setting of WeightSharingSearchSettings"),
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, override, message):

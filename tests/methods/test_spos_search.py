@@ -14,7 +14,9 @@ from slimkit.methods.spos.search import Caps, evaluate_path, run_search
 from slimkit.models.shufflenet_costs import build_cost_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
 
-SETTINGS = {"population_size": 6, "generations": 3, "top_k": 2, "mutation_count": 2, "crossover_count": 2, "seed": 3}
+SETTINGS = dict(
+    population_size=6, generations=3, top_k=2, mutation_count=2, mutation_prob=0.1, crossover_count=2, seed=3
+)
 
 
 class Killed(Exception):
@@ -55,6 +57,7 @@ def test_recalibration_sets_every_used_bn_to_the_plain_average_of_the_calibratio
     assert int(op_bn.num_batches_tracked) == len(calibration) and op_bn.running_mean.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_the_search_never_evaluates_an_infeasible_path(setup, tmp_path):
     supernet, costs, caps, calibration, holdout = setup
     evaluated: list[Path] = []
@@ -70,6 +73,7 @@ def test_the_search_never_evaluates_an_infeasible_path(setup, tmp_path):
     assert rejected > 0, "the cap at the median should have rejected some draws"
 
 
+@pytest.mark.slow
 def test_a_search_killed_between_generations_resumes_to_the_same_result(setup, tmp_path):
     supernet, costs, caps, calibration, holdout = setup
 

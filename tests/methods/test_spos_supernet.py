@@ -40,7 +40,7 @@ def test_supernet_training_updates_only_the_sampled_ops():
     supernet = ShuffleNetSupernet(1, 10, 16)
     initial = copy.deepcopy(supernet.state_dict())
     optimizer = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9, weight_decay=4e-5)
-    module = SupernetModule(supernet, 10, optimizer, seed=7)
+    module = SupernetModule(supernet, 10, optimizer, label_smoothing=0.1, seed=7)
     trainer = Trainer(
         max_steps=3,
         limit_val_batches=1,

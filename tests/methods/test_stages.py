@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from slimkit.errors import ConfigError
-from slimkit.methods.stages import StageRunner
+from slimkit.methods.stages import Stage, StagePlan, StageRunner
 from slimkit.run_context import RunContext
 
 
@@ -36,3 +36,71 @@ def test_a_finished_stage_is_reloaded_and_one_of_another_network_is_one_clear_er
         ConfigError, match="retrain.pt does not fit this stage's network \\(size mismatch for layer.weight"
     ):
         stages.fit("retrain", Holder(4), epochs=1)
+
+
+def plan_of(selected: str, supplied: tuple[str, ...] = ()) -> tuple[StagePlan, list[str]]:
+    """supernet (reusable) -> search -> retrain, and an extra analysis outside 'all'; the order they ran in."""
+    ran: list[str] = []
+
+    def work(name: str, product: str | None = None):
+        def run(files, products):
+            ran.append(name)
+            if product:
+                products[product] = name
+            return {"test/acc": 0.5}
+
+        return run
+
+    stages = [
+        Stage("supernet", work("supernet", "supernet"), produces=("supernet",), reusable=True, prefix=True),
+        Stage("search", work("search", "architecture"), needs=("supernet",), produces=("architecture",)),
+        Stage("retrain", work("retrain"), needs=("architecture",)),
+        Stage("fidelity", work("fidelity"), needs=("supernet",), in_all=False),
+    ]
+    how = {"supernet": "a trained supernet: method.supernet=<stages/supernet.pt>", "architecture": "method.arch=<json>"}
+    return StagePlan(stages, selected, how, supplied), ran
+
+
+def stage_files(tmp_path, finished: tuple[str, ...] = ()) -> StageRunner:
+    cfg = OmegaConf.create({"method": {"name": "m"}, "model": {}, "data": {}, "seed": 1})
+    files = StageRunner(RunContext(cfg, tmp_path, datamodule=None))
+    files.stage_dir.mkdir(parents=True, exist_ok=True)
+    for name in finished:
+        (files.stage_dir / f"{name}.pt").touch()
+    return files
+
+
+def test_all_runs_the_declared_stages_in_order_with_prefixed_metrics_where_asked(tmp_path):
+    plan, ran = plan_of("all")
+    metrics = plan.run(stage_files(tmp_path), {})
+    assert ran == ["supernet", "search", "retrain"]  # fidelity is run by name only
+    assert metrics == {"supernet/test_acc": 0.5, "test/acc": 0.5}
+
+
+def test_a_need_no_setting_can_supply_is_one_line_when_the_plan_is_built():
+    with pytest.raises(ConfigError, match=r"^method.stage=retrain needs method.arch=<json>$"):
+        plan_of("retrain")
+    plan, ran = plan_of("retrain", supplied=("architecture",))
+    products = {"architecture": "given"}
+    plan.run(None, products)
+    assert ran == ["retrain"]
+
+
+def test_a_reusable_producer_runs_only_from_a_finished_or_given_stage_file(tmp_path):
+    plan, ran = plan_of("search")
+    with pytest.raises(ConfigError, match="^method.stage=search needs a trained supernet: method.supernet="):
+        plan.run(stage_files(tmp_path), {})
+    assert ran == []
+    plan.run(stage_files(tmp_path, finished=("supernet",)), {})
+    assert ran == ["supernet", "search"]  # the producer's work loads the finished stage
+    plan, ran = plan_of("fidelity", supplied=("supernet",))
+    plan.run(stage_files(tmp_path / "other"), {})
+    assert ran == ["supernet", "fidelity"]
+
+
+def test_an_unknown_stage_is_one_line_listing_the_stages():
+    with pytest.raises(
+        ConfigError,
+        match="^method.stage=prune is not a stage; choose one of: supernet, search, retrain, fidelity, all$",
+    ):
+        plan_of("prune")

@@ -8,9 +8,10 @@ import warnings
 import pytest
 import torch
 
+from slimkit.methods.meta_sr.upscale import output_range, upscale
 from slimkit.models import MetaEDSR, MetaRDN
-from slimkit.models.meta_upscale import MetaUpscale, meta_upscale_per_pixel, output_size
-from slimkit.upscale import output_range, upscale
+from slimkit.models.meta_upscale import MetaUpscale, meta_upscale_per_pixel
+from slimkit.sr.imresize import output_size
 
 SCALES = [2.0, 3.0, 4.0, 1.5, 2.5, 2.7, 3.7, 1.1, 3.14159]
 

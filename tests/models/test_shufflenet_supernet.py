@@ -45,6 +45,7 @@ def test_only_the_sampled_path_gets_gradients():
     assert first.grad[mid:].abs().sum() == 0 and first.grad[:mid].abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_compiled_ops_train_like_the_plain_ones_and_evaluation_stays_plain():
     torch.manual_seed(0)
     plain = ShuffleNetSupernet(1, 10, 8).double()
@@ -71,6 +72,7 @@ def test_supernet_bn_is_affine_free_and_the_retrained_network_is_not():
         supernet.set_path(Path((0,) * NUM_BLOCKS, (0,) * NUM_BLOCKS))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("in_channels", "input_size"), [(1, 32), (3, 224)])
 def test_cost_table_equals_flop_counter_and_numel_for_20_random_paths(in_channels, input_size):
     table = build_cost_table(in_channels, 10, input_size, search_channels=True)
@@ -98,6 +100,7 @@ def test_the_retrain_network_reads_an_architecture_file_and_names_bad_ones(tmp_p
         ShuffleNetOneShot(1, 10, 32, '{"blocks": [1]}')
 
 
+@pytest.mark.slow
 def test_train_py_retrains_an_architecture_and_refuses_a_missing_file(tmp_path):
     architecture = tmp_path / "architecture.json"
     path = Path.sample(random.Random(2), search_channels=True)

@@ -82,7 +82,11 @@ def test_sse_equals_ckmeans_1d_dp(kind, n, k):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize(("n", "k"), [(500, 16), (3000, 64), (4000, 255), (3000, 300)])
+@pytest.mark.parametrize(
+    ("n", "k"),
+    # the small size runs in make test-fast; the large ones take 10-60 s each
+    [(500, 16), *(pytest.param(n, k, marks=pytest.mark.slow) for n, k in [(3000, 64), (4000, 255), (3000, 300)])],
+)
 def test_row_dp_fallback_and_torch_path_reach_the_same_sse(kind, n, k):
     """The Lagrangian path, the row DP it falls back to, and the torch (CUDA) D&C agree."""
     x, counts = np.unique(data(kind, n, np.random.default_rng(7 * n + k)), return_counts=True)

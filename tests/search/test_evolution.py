@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -103,6 +104,7 @@ def test_constraint_is_checked_before_every_ask_and_infeasible_candidates_are_ne
         generations=6,
         top_k=5,
         mutation_count=8,
+        mutation_prob=0.1,
         crossover_count=8,
         constraint=constraint,
         seed=1,
@@ -123,7 +125,14 @@ def test_constraint_is_checked_before_every_ask_and_infeasible_candidates_are_ne
 
 def test_population_sizes_generation_counts_and_no_duplicates():
     search = EvolutionSearch(
-        grid(10, 8), population_size=30, generations=5, top_k=5, mutation_count=10, crossover_count=12, seed=3
+        grid(10, 8),
+        population_size=30,
+        generations=5,
+        top_k=5,
+        mutation_count=10,
+        mutation_prob=0.1,
+        crossover_count=12,
+        seed=3,
     )
     driver = Driver(index_sum)
     driver.run(search)
@@ -178,7 +187,14 @@ def test_parents_are_the_top_k_of_everything_evaluated_so_far_and_children_come_
 def test_evolution_beats_random_sampling_with_the_same_budget():
     space = grid(10, 8)  # best possible score: 70
     search = EvolutionSearch(
-        space, population_size=50, generations=10, top_k=10, mutation_count=25, crossover_count=25, seed=0
+        space,
+        population_size=50,
+        generations=10,
+        top_k=10,
+        mutation_count=25,
+        mutation_prob=0.1,
+        crossover_count=25,
+        seed=0,
     )
     Driver(index_sum).run(search)
     evaluations = sum(len(record["candidates"]) for record in search.history)
@@ -197,6 +213,7 @@ def test_minimize_finds_low_scores_and_ranks_them_first():
         generations=10,
         top_k=8,
         mutation_count=16,
+        mutation_prob=0.1,
         crossover_count=16,
         direction="minimize",
         seed=2,
@@ -221,7 +238,14 @@ def test_failed_evaluations_are_never_parents_nor_best():
         return index_sum(values)
 
     search = EvolutionSearch(
-        grid(6, 8), population_size=20, generations=5, top_k=5, mutation_count=8, crossover_count=8, seed=4
+        grid(6, 8),
+        population_size=20,
+        generations=5,
+        top_k=5,
+        mutation_count=8,
+        mutation_prob=0.1,
+        crossover_count=8,
+        seed=4,
     )
     Driver(objective).run(search)
     failed = [item for record in search.history for item in record["candidates"] if item["score"] is None]
@@ -234,7 +258,14 @@ def test_failed_evaluations_are_never_parents_nor_best():
 
 def test_a_generation_that_failed_entirely_leads_to_random_candidates(caplog):
     search = EvolutionSearch(
-        grid(5, 5), population_size=6, generations=2, top_k=2, mutation_count=2, crossover_count=2, seed=0
+        grid(5, 5),
+        population_size=6,
+        generations=2,
+        top_k=2,
+        mutation_count=2,
+        mutation_prob=0.1,
+        crossover_count=2,
+        seed=0,
     )
     with caplog.at_level(logging.WARNING, logger="slimkit.search"):
         Driver(lambda values: None).run(search)
@@ -245,7 +276,9 @@ def test_a_generation_that_failed_entirely_leads_to_random_candidates(caplog):
 
 def test_tell_rejects_candidates_that_were_not_asked_or_told_twice():
     space = grid(4, 4)
-    search = EvolutionSearch(space, population_size=4, generations=3, top_k=2, mutation_count=1, crossover_count=1)
+    search = EvolutionSearch(
+        space, population_size=4, generations=3, top_k=2, mutation_count=1, mutation_prob=0.1, crossover_count=1
+    )
     with pytest.raises(ValueError, match="was not asked"):
         search.tell(space.candidate((0, 0, 0, 0)), 1.0)
     batch = search.ask()
@@ -347,12 +380,16 @@ def test_load_rejects_files_that_are_not_a_search_state(tmp_path):
 
 
 def test_settings_are_checked():
-    with pytest.raises(ValueError, match="exceeds population_size"):
-        EvolutionSearch(grid(3, 3), population_size=10, mutation_count=6, crossover_count=5)
-    with pytest.raises(ValueError, match="direction must be"):
-        EvolutionSearch(grid(3, 3), direction="up")
-    with pytest.raises(ValueError, match="mutation_prob"):
-        EvolutionSearch(grid(3, 3), mutation_prob=1.5)
+    paper = dict(population_size=50, generations=20, top_k=10, mutation_count=25, mutation_prob=0.1, crossover_count=25)
+    too_many = "population_size=10 is out of range: must be >= mutation_count + crossover_count = 11"
+    with pytest.raises(ValueError, match=re.escape(too_many)):
+        EvolutionSearch(grid(3, 3), **{**paper, "population_size": 10, "mutation_count": 6, "crossover_count": 5})
+    with pytest.raises(ValueError, match=re.escape("direction='up' has the wrong type")):
+        EvolutionSearch(grid(3, 3), direction="up", **paper)
+    with pytest.raises(ValueError, match=re.escape("mutation_prob=1.5 is out of range: must be in [0, 1]")):
+        EvolutionSearch(grid(3, 3), **{**paper, "mutation_prob": 1.5})
+    with pytest.raises(ValueError, match=re.escape("top_k=0 is out of range: must be >= 1")):
+        EvolutionSearch(grid(3, 3), **{**paper, "top_k": 0})
 
 
 def test_a_small_space_is_exhausted_without_looping_forever(caplog):
@@ -362,6 +399,7 @@ def test_a_small_space_is_exhausted_without_looping_forever(caplog):
         generations=5,
         top_k=2,
         mutation_count=3,
+        mutation_prob=0.1,
         crossover_count=3,
     )
     with caplog.at_level(logging.WARNING, logger="slimkit.search"):
@@ -384,6 +422,7 @@ def test_a_large_space_where_draws_run_out_fills_what_it_can_and_warns(caplog):
         generations=3,
         top_k=2,
         mutation_count=1,
+        mutation_prob=0.1,
         crossover_count=1,
         constraint=rare,
         max_attempts=50,
@@ -406,7 +445,9 @@ def small(values: dict) -> bool:  # under one feasible candidate in a million un
 
 
 def test_a_repair_fills_every_generation_where_random_draws_find_nothing_and_resumes_exactly(tmp_path):
-    settings = dict(population_size=10, generations=4, top_k=3, mutation_count=4, crossover_count=3, seed=5)
+    settings = dict(
+        population_size=10, generations=4, top_k=3, mutation_count=4, mutation_prob=0.1, crossover_count=3, seed=5
+    )
     unrepaired = EvolutionSearch(grid(10, 8), constraint=small, max_attempts=200, **settings)
     assert unrepaired.ask() == []  # rejection sampling alone gives up
 

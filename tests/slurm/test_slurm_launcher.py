@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # tiny jobs: the point is the launcher, not the training

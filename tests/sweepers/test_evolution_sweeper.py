@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from conftest import run_train, start_train
 from omegaconf import OmegaConf
 
 from slimkit.search import EvolutionSearch
+
+pytestmark = pytest.mark.slow  # every test runs a sweep of train.py jobs
 
 TINY_JOB = [
     "trainer.max_epochs=1",

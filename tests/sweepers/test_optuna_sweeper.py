@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from conftest import run_train, start_train
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
+
+pytestmark = pytest.mark.slow  # every test runs a sweep of train.py jobs
 
 # one tiny epoch per job: the sweeper, not the training, is under test
 TINY_JOB = [

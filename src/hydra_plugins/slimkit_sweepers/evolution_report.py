@@ -8,13 +8,15 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from slimkit.search import EvolutionSearch
-from slimkit.search.plots import plot_search_curve
 
 log = logging.getLogger(__name__)
 
 
 def write_report(search: EvolutionSearch, sweep_dir: Path, top: int = 10) -> Path:
     """Write evolution_results.yaml (the top candidates, per-generation bests) and search_curve.png."""
+    # matplotlib only here: Hydra imports this module at plugin discovery, on every `python train.py`
+    from slimkit.search.plots import plot_search_curve
+
     history = search.history
     results = {
         "name": "evolution",

@@ -9,6 +9,7 @@ numbers continue after the highest existing job dir, so no job dir is ever overw
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.slimkit_sweepers.common import SlimkitSweeper, job_values
 from hydra_plugins.slimkit_sweepers.evolution_report import write_report
 from hydra_plugins.slimkit_sweepers.search_space import as_override, parse_search_space
-from slimkit.search import Candidate, EvolutionSearch, SearchSpace
+from slimkit.search import Candidate, EvolutionSearch, EvolutionSearchSettings, SearchSpace
+from slimkit.settings import build_settings
 
 log = logging.getLogger(__name__)
 STATE_FILE = "evolution_state.json"
@@ -33,10 +35,10 @@ class EvolutionSweeper(SlimkitSweeper):
         **search_settings: Any,
     ) -> None:
         """``search_settings`` are EvolutionSearch's own (population_size, generations, top_k, ...:
-        see conf/evolution.yaml); EvolutionSearch checks them."""
+        see conf/evolution.yaml), checked here by their types (EvolutionSearchSettings): a bad one is one line."""
         super().__init__(constraint, max_failure_rate)
         self.study_name = str(study_name)
-        self.settings = search_settings
+        self.settings = build_settings(EvolutionSearchSettings, search_settings, "hydra.sweeper")
         self.params = OmegaConf.to_container(params) if params else {}
 
     def sweep(self, arguments: list[str]) -> list[list[Any]]:
@@ -77,7 +79,7 @@ class EvolutionSweeper(SlimkitSweeper):
 
         constraint = feasible if self.constraint is not None else None
         if not self.state_path.is_file():
-            return EvolutionSearch(space, constraint=constraint, **self.settings)
+            return EvolutionSearch(space, constraint=constraint, **asdict(self.settings))
         search = EvolutionSearch.load(self.state_path, constraint=constraint)
         if search.space.to_dict() != space.to_dict():
             raise ValueError(f"{self.state_path} holds a search over another space; use another study_name")

@@ -1,24 +1,28 @@
-"""The end of an Optuna sweep: optimization_results.yaml and plots (history, Pareto front)."""
+"""The end of an Optuna sweep: optimization_results.yaml and plots (history, Pareto front).
+
+optuna and matplotlib are imported inside the functions: Hydra imports this module at plugin discovery,
+on every ``python train.py``, and they would cost more than the rest of a ``--cfg job`` together.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+from omegaconf import OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
 
 def write_report(study: optuna.Study, sweep_dir: Path, objective_names: list[str]) -> Path:
     """Write optimization_results.yaml (best trial, or the Pareto front) and PNG plots; return the yaml path."""
+    from optuna.trial import TrialState
+
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     results: dict = {
         "name": "optuna",
@@ -43,6 +47,11 @@ def write_report(study: optuna.Study, sweep_dir: Path, objective_names: list[str
 
 
 def _save_plots(study: optuna.Study, sweep_dir: Path, objective_names: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import optuna
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if len(study.directions) == 1:
@@ -58,6 +67,8 @@ def _save_plots(study: optuna.Study, sweep_dir: Path, objective_names: list[str]
 
 
 def _save(axes: object, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
     figure = axes.figure if hasattr(axes, "figure") else axes[0].figure  # type: ignore[index,union-attr]
     figure.set_size_inches(8, 5)
     figure.tight_layout()

@@ -12,17 +12,19 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState
 
 from hydra_plugins.slimkit_sweepers.common import SlimkitSweeper, job_values
 from hydra_plugins.slimkit_sweepers.optuna_report import write_report
 from hydra_plugins.slimkit_sweepers.search_space import SearchParameter, as_override, parse_search_space
+
+# optuna only where a sweep uses it: Hydra imports this module at plugin discovery, on every `python train.py`
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
 
 log = logging.getLogger(__name__)
 FAILED_JOB = "job_failed"  # user attr on trials whose job ran and failed (they count towards n_trials)
@@ -54,6 +56,9 @@ class OptunaSweeper(SlimkitSweeper):
         self.max_infeasible_per_trial = max_infeasible_per_trial
 
     def sweep(self, arguments: list[str]) -> list[list[Any]]:
+        import optuna
+        from optuna.trial import TrialState
+
         fixed, space = parse_search_space(arguments, self.params, self.parser())
         if not space:
             return self.run_once(fixed)
@@ -89,6 +94,8 @@ class OptunaSweeper(SlimkitSweeper):
         return returns
 
     def open_study(self, space: dict[str, SearchParameter]) -> optuna.Study:
+        import optuna
+
         storage = self.storage or f"sqlite:///{(self.sweep_dir / 'optuna.db').resolve()}"
         study = optuna.create_study(
             study_name=self.study_name, storage=storage, directions=self.directions, load_if_exists=True
@@ -111,6 +118,8 @@ class OptunaSweeper(SlimkitSweeper):
 
     def recover_crashed_trials(self, study: optuna.Study) -> int:
         """Mark trials left RUNNING by a killed sweep as FAIL and queue their parameters again."""
+        from optuna.trial import TrialState
+
         next_job = 0
         for trial in study.get_trials(deepcopy=False):
             next_job = max(next_job, int(trial.user_attrs.get("job_num", -1)) + 1)
@@ -124,6 +133,8 @@ class OptunaSweeper(SlimkitSweeper):
         self, study: optuna.Study, distributions: dict[str, BaseDistribution], fixed: list[str], count: int
     ) -> tuple[list[optuna.Trial], list[list[str]]]:
         """``count`` trials whose configs pass the constraint; infeasible ones are told PRUNED."""
+        from optuna.trial import TrialState
+
         trials, batch, rejected = [], [], 0
         while len(trials) < count:
             trial = study.ask(distributions)
@@ -153,6 +164,8 @@ class OptunaSweeper(SlimkitSweeper):
 
 def count_finished(study: optuna.Study) -> int:
     """Trials that count towards n_trials: completed, or launched and failed (not crashed, not infeasible)."""
+    from optuna.trial import TrialState
+
     return sum(
         trial.state == TrialState.COMPLETE
         or (trial.state == TrialState.FAIL and bool(trial.user_attrs.get(FAILED_JOB)))
@@ -161,6 +174,8 @@ def count_finished(study: optuna.Study) -> int:
 
 
 def to_distribution(parameter: SearchParameter) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if parameter.kind == "choice":
         return CategoricalDistribution(parameter.choices)
     if parameter.kind == "int":

@@ -1,18 +1,16 @@
-"""Samplers adapted to the ask/tell loop of the Optuna sweeper."""
+"""Samplers adapted to the ask/tell loop of the Optuna sweeper (``_target_`` of conf/sampler/grid.yaml).
+
+Hydra imports every module of hydra_plugins at plugin discovery, on every ``python train.py``, so this
+module must not import optuna: the sampler classes live in private modules (skipped by that scan) and
+are imported on first access (PEP 562), i.e. when a sweep instantiates one.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
-import optuna
-from optuna.trial import FrozenTrial, TrialState
+def __getattr__(name: str) -> type:
+    if name == "AskTellGridSampler":
+        from hydra_plugins.slimkit_sweepers._grid_sampler import AskTellGridSampler
 
-
-class AskTellGridSampler(optuna.samplers.GridSampler):
-    """Optuna's GridSampler calls ``study.stop()`` once the grid is covered, which is only legal
-    inside ``study.optimize``; the sweeper caps n_trials at the grid size and stops by itself."""
-
-    def after_trial(
-        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
-        return None
+        return AskTellGridSampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

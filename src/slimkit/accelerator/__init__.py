@@ -1,5 +1,6 @@
-"""Python side of the Verilog accelerator in hardware/: its configuration, the analytic cycle model and the
-packing of exported memory images into the accelerator's words (hardware/README.md)."""
+"""Python side of the Verilog accelerator in hardware/: its configuration, the analytic cycle model, the
+memory images of DP-quantized layers (``memory_images``, written by ``slimkit-export-hw``: ``export``) and their
+packing into the accelerator's words (hardware/README.md)."""
 
 from slimkit.accelerator.config import ArrayConfig
 from slimkit.accelerator.cycle_model import LayerTiming, layer_cycles, layer_timing

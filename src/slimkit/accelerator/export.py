@@ -1,6 +1,7 @@
 """Export DP-quantized layers of a dp_quant run to the accelerator's memory images (hardware/README.md).
 
-    python -m slimkit.export_hardware outputs/<run>/model.dpz -o hw_export/ [--layer features.0 ...] [--samples 2]
+    slimkit-export-hw outputs/<run>/model.dpz -o hw_export/ [--layer features.0 ...] [--samples 2]
+    python -m slimkit.accelerator.export ...   (the same)
 
 The network is rebuilt from the .dpz file; the layer inputs that the golden model multiplies are
 captured from ``--samples`` test images of the run's own data (``.hydra/config.yaml`` next to the file).
@@ -16,10 +17,11 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from slimkit.accelerator.memory_images import capture_layer_inputs, export_model, quantized_layer_names
+from slimkit.cli import EXIT_USER_ERROR
 from slimkit.errors import ConfigError
-from slimkit.methods.dp_quant.package import load_compressed_model
 from slimkit.quant.dpz import DpzFormatError, read_dpz
-from slimkit.quant.hardware_export import capture_layer_inputs, export_model, quantized_layer_names
+from slimkit.quant.package import load_compressed_model
 
 
 def sample_images(dpz_path: Path, count: int) -> torch.Tensor:
@@ -34,6 +36,7 @@ def sample_images(dpz_path: Path, count: int) -> torch.Tensor:
 
 
 def export(dpz_path: Path, out_dir: Path, layers: list[str] | None, samples: int, bits: dict[str, int]) -> dict:
+    """Write the memory images of ``layers`` (default: every quantized layer) of the .dpz model; the manifest."""
     quantized = read_dpz(dpz_path)[0]
     model = load_compressed_model(dpz_path).eval()
     names = quantized_layer_names(model, quantized)
@@ -47,7 +50,8 @@ def export(dpz_path: Path, out_dir: Path, layers: list[str] | None, samples: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """The ``slimkit-export-hw`` command; its exit status (2: a user error, said in one line)."""
+    parser = argparse.ArgumentParser(prog="slimkit-export-hw", description=__doc__.splitlines()[0])
     parser.add_argument("dpz", type=Path, help="model.dpz of a method=dp_quant run")
     parser.add_argument("-o", "--out", type=Path, required=True, help="folder for manifest.json and layer folders")
     parser.add_argument("--layer", action="append", help="a layer to export (repeatable); default: all")
@@ -69,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = export(args.dpz, args.out, args.layer, args.samples, bits)
     except (ConfigError, DpzFormatError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     for layer in manifest["layers"]:
         print(f"{layer['kind']:4s} {layer['name']} -> {args.out / layer['directory']}")
     return 0

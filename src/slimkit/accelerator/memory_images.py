@@ -5,6 +5,7 @@ codewords), ``indices.mem`` (the dense [row][column] cluster-index matrix), ``ac
 input vectors, im2col windows for a conv) and ``expected.mem`` (the integer golden outputs). The accelerator
 only computes out[v][r] = sum_c codebook[index[r][c]] * act[v][c]; bias, BN and the nonlinearity stay on the
 host. ``read_layer`` is the one parser of these files, shared by the tests and the cocotb testbenches.
+The command that writes them for a dp_quant run is ``slimkit-export-hw`` (slimkit.accelerator.export).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from slimkit.quant.dpz import QuantizedTensor
+from slimkit.quant.quantized_weight import quantizable_layers
 
 FORMAT = "slimkit-dp-memory-image"
 VERSION = 1
@@ -178,9 +180,7 @@ def export_model(
     ``layer_inputs`` by module name (see ``capture_layer_inputs``). Returns the manifest.
     """
     layers = []
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.Linear | nn.Conv2d):
-            continue
+    for name, module in quantizable_layers(model).items():
         tensor = quantized.get(f"{name}.weight", quantized.get(name))
         if tensor is None:
             continue
@@ -206,11 +206,7 @@ def export_model(
 
 def quantized_layer_names(model: nn.Module, quantized: Mapping[str, QuantizedTensor]) -> list[str]:
     """The Linear/Conv2d module names of ``model`` that ``export_model`` would export."""
-    return [
-        name
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear | nn.Conv2d) and (f"{name}.weight" in quantized or name in quantized)
-    ]
+    return [name for name in quantizable_layers(model) if f"{name}.weight" in quantized or name in quantized]
 
 
 def capture_layer_inputs(model: nn.Module, inputs: torch.Tensor, names: Iterable[str]) -> dict[str, torch.Tensor]:

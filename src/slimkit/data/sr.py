@@ -1,4 +1,4 @@
-"""Super-resolution data for arbitrary-scale SR (Meta-SR, REFERENCE.md section 4): HR photos in memory, LR images
+"""Super-resolution data for arbitrary-scale SR (Meta-SR, docs/methods/meta_sr.md): HR photos in memory, LR images
 made on the fly by MATLAB-compatible bicubic downscaling (``slimkit.sr.imresize``) at any scale.
 
 Training batches share one scale (Meta-SR's upscaling module is built per scale): the scale, the images, the crop

@@ -1,6 +1,14 @@
-"""Run one training stage of a multi-stage method, so that a killed job resumes where it stopped.
+"""A method's stages, declared once: what each needs and produces, run in order, resumable.
 
-A finished stage leaves ``stages/<name>.pt`` (the module's weights and the stage's test metrics);
+``StagePlan`` runs the stages a user selects (``method.stage=<name>|all``) in their declared order. A stage
+that needs a product of a stage that does not run gets it from a reusable producer (a training stage whose
+file this run finished, or another run's file given by a setting) or fails with one line naming what is
+missing and the setting that supplies it; the check runs when the runner is built, before anything is
+written, wherever settings alone decide it. Metrics of a stage marked ``prefix`` are reported under
+``<stage>/...``.
+
+``StageRunner`` trains one stage, so that a killed job resumes where it stopped. A finished stage leaves
+``stages/<name>.pt`` (the module's weights and the stage's test metrics);
 a rerun loads it instead of training again. An unfinished stage resumes from the run's
 ``checkpoints/last.ckpt``, which is removed when its stage finishes, so it always belongs to the
 stage in progress. Stage files carry a fingerprint of the config that made them (method, model,
@@ -12,6 +20,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 import torch
@@ -21,6 +32,81 @@ from slimkit.errors import ConfigError
 from slimkit.run_context import RunContext
 
 log = logging.getLogger(__name__)
+ALL = "all"
+Products = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named step of a method: the work (which may add to ``products``), what it needs and makes."""
+
+    name: str
+    work: Callable[[StageRunner, Products], dict[str, float]]
+    needs: tuple[str, ...] = ()
+    produces: tuple[str, ...] = ()
+    reusable: bool = False  # a training stage: a finished stage file (or a given one) supplies its products
+    prefix: bool = False  # report its metrics as <name>/<metric>
+    in_all: bool = True  # part of method.stage=all (an extra analysis is run only by name)
+
+
+class StagePlan:
+    """The stages of a method and the one a user selected (or all), checked against what they need.
+
+    ``supplied`` names the products that settings provide (``method.architecture``, ``method.supernet``);
+    ``how`` says, per product, what it is and which setting supplies it, for the error line.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        selected: str,
+        how: Mapping[str, str],
+        supplied: Collection[str] = (),
+    ) -> None:
+        names = [stage.name for stage in stages]
+        if selected != ALL and selected not in names:
+            raise ConfigError(f"method.stage={selected} is not a stage; choose one of: {', '.join([*names, ALL])}")
+        self.stages = list(stages)
+        self.selected = selected
+        self.how = dict(how)
+        self.supplied = set(supplied)
+        self.to_run = [s for s in stages if s.name == selected or (selected == ALL and s.in_all)]
+        made: set[str] = set()
+        for stage in self.to_run:
+            for need in stage.needs:
+                if need not in made and need not in self.supplied and not self._producer(need).reusable:
+                    raise self._missing(need)
+            made |= set(stage.produces)
+
+    def run(self, files: StageRunner, products: Products) -> dict[str, float]:
+        """Run the selected stages in order. ``products`` is what stages share: what the runner puts there
+        (settings' values, tables every stage uses) and what each stage makes."""
+        metrics: dict[str, float] = {}
+        for stage in self.to_run:
+            for need in stage.needs:
+                if need in products:
+                    continue
+                producer = self._producer(need)
+                if not (producer.reusable and (need in self.supplied or files.done(producer.name))):
+                    raise self._missing(need)
+                metrics |= self._work(producer, files, products)
+            metrics |= self._work(stage, files, products)
+        return metrics
+
+    def _work(self, stage: Stage, files: StageRunner, products: Products) -> dict[str, float]:
+        found = stage.work(files, products)
+        return prefixed(stage.name, found) if stage.prefix else found
+
+    def _producer(self, product: str) -> Stage:
+        return next(stage for stage in self.stages if product in stage.produces)
+
+    def _missing(self, product: str) -> ConfigError:
+        return ConfigError(f"method.stage={self.selected} needs {self.how[product]}")
+
+
+def prefixed(stage: str, metrics: Mapping[str, float]) -> dict[str, float]:
+    """``test/acc`` of stage ``supernet`` -> ``supernet/test_acc``."""
+    return {f"{stage}/{name.replace('/', '_')}": value for name, value in metrics.items()}
 
 
 class StageRunner:
@@ -63,6 +149,23 @@ class StageRunner:
                 (self.checkpoint_dir / checkpoint).unlink(missing_ok=True)
         trainer.strategy.barrier()
         return metrics
+
+    def train_or_load(
+        self,
+        name: str,
+        module: L.LightningModule,
+        epochs: int,
+        given: str | None,
+        option: str,
+        what: str,
+        **trainer_overrides: object,
+    ) -> dict[str, float]:
+        """The stage's module from another run's stage file ``given`` (no metrics: none were measured here), else
+        trained as stage ``name`` (resumed, or loaded when finished)."""
+        if given:
+            load_stage_file(module, given, option, what)
+            return {}
+        return self.fit(name, module, epochs, **trainer_overrides)
 
     def test(self, module: L.LightningModule) -> dict[str, float]:
         """Test metrics of ``module`` as it is (no training)."""

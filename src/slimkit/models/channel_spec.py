@@ -5,7 +5,7 @@ A network is a list of convolutions (``ConvSpec``) grouped into blocks (``BlockS
 optional shortcut). Every prunable width belongs to a gene; an encoding is one ratio per gene. ``layer_widths``
 is the one decoder from an encoding to every layer's channel counts: the search, the PruningNet, the FLOPs
 count and the materialised network all call it, so they cannot disagree (the official MobileNetV1 evaluation
-script read the encoding shifted by one layer, REFERENCE.md section 3).
+script read the encoding shifted by one layer, docs/methods/metapruning.md).
 """
 
 from __future__ import annotations

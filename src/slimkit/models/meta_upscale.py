@@ -1,4 +1,4 @@
-"""Meta-Upscale (Hu et al. 2019; REFERENCE.md section 4): upscale a feature map by any factor r > 1.
+"""Meta-Upscale (Hu et al. 2019, "Meta-SR"): upscale a feature map by any factor r > 1.
 
 Output pixel (i, j) of a floor(r*h) x floor(r*w) image reads the 3x3xC feature patch at LR pixel
 (floor(i/r), floor(j/r)) and multiplies it by a weight matrix (9C x 3) that an MLP predicts from the position
@@ -15,20 +15,15 @@ output pixels x weights. ``meta_upscale_per_pixel`` is the direct per-pixel form
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slimkit.sr.imresize import output_size
+
 OFFSET_DECIMALS = 6  # offsets equal to 1e-6 share one predicted weight (float noise of i / r)
 CHUNK_ELEMENTS = 1 << 25  # gathered patch elements per chunk of output rows (128 MiB in float32)
 CONV_WASTE_LIMIT = 12  # row-offset convs while they cost at most this many times the direct MACs
-
-
-def output_size(lr_size: int, scale: float) -> int:
-    """floor(r * size), robust to float noise (2.7 * 10 is 27, not 26.999...)."""
-    return math.floor(lr_size * scale + 1e-9)
 
 
 def positions(size: int, scale: float, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

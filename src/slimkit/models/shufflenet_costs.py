@@ -1,5 +1,5 @@
 """FLOPs, parameter and latency lookup tables of the SPOS search space, so the evolutionary search checks a
-constraint before it evaluates a candidate (REFERENCE.md section 2) without building the network.
+constraint before it evaluates a candidate (docs/methods/spos.md) without building the network.
 
 Each (block, op, channel scale) is measured once, alone, on an input of the shape it sees in the network,
 with ``torch.utils.flop_counter.FlopCounterMode`` (which counts convolutions and matmuls, as for the whole

@@ -1,4 +1,4 @@
-"""The SPOS search space (Guo et al. 2020; REFERENCE.md section 2): a ShuffleNetV2 supernet of 20 choice
+"""The SPOS search space (Guo et al. 2020; docs/methods/spos.md): a ShuffleNetV2 supernet of 20 choice
 blocks (stage repeats 4-4-8-4, widths 64/160/320/640, last conv 1024), each with four candidate ops
 (ShuffleNetV2 units with 3x3, 5x5 and 7x7 depthwise kernels, and an Xception-like unit of three separable
 3x3 convolutions) and eight mid-channel scales 0.2..1.6 for channel search.

@@ -3,7 +3,7 @@
 Sort the distinct values x_1 < ... < x_m (duplicates become weights), then
     D[q][i] = min_{j <= i} D[q-1][j-1] + cost(j, i),   cost(j, i) = S2 - S1^2 / S0 over x_j..x_i,
 with S0, S1, S2 prefix sums of w, w*x, w*x^2 in float64, the values shifted by their median so the
-subtraction in the cost does not lose the digits (REFERENCE.md section 1; Wang & Song 2011,
+subtraction in the cost does not lose the digits (docs/methods/dp_quant.md; Wang & Song 2011,
 Gronlund et al. 2017). Two exact solvers give the cluster boundaries:
 
 - CPU tensors: the compiled kernels of :mod:`slimkit.quant.dp_kernel` (numba): a Lagrangian

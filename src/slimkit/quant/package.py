@@ -14,8 +14,8 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from slimkit.methods.dp_quant.compressed_weight import compressed_weights
 from slimkit.quant.dpz import QuantizedTensor, encode_dpz, read_dpz, read_header
+from slimkit.quant.quantized_weight import compressed_weights
 
 
 def architecture_of(model_cfg: dict[str, Any], input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Magnitude pruning (Deep Compression's first stage): which weights to keep. The masks are held
-through retraining by dp_quant's weight parametrization (slimkit.methods.dp_quant.compressed_weight)."""
+through retraining by dp_quant's weight parametrization (slimkit.quant.quantized_weight.CompressedWeight)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Evolutionary search with an ask/tell API, shared by SPOS, MetaPruning and the evolution sweeper.
 
-The algorithm is the one of the SPOS and MetaPruning official searches (REFERENCE.md sections 2
-and 3): a random first population; then, each generation, parents = the ``top_k`` best of
+The algorithm is the one of the SPOS and MetaPruning official searches (docs/methods/spos.md and
+docs/methods/metapruning.md): a random first population; then, each generation, parents = the ``top_k`` best of
 everything evaluated so far, ``mutation_count`` mutants, ``crossover_count`` uniform crossovers,
 and random candidates for the rest; the constraint is checked before a candidate is ever
 evaluated. Unlike the official code, a mutated gene always changes value, crossover takes two distinct parents,
@@ -24,7 +24,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ from slimkit.search.candidate import Candidate
 from slimkit.search.generation import Entry, Generation
 from slimkit.search.persistence import read_json, rng_from_json, rng_state_to_json, write_json_atomic
 from slimkit.search.space import Indices, SearchSpace
+from slimkit.settings import Count, Fraction, PositiveInt, check_fields, out_of_range
 
 log = logging.getLogger(__name__)
 
@@ -44,36 +45,38 @@ Constraint = Callable[[dict[str, Any]], bool]
 Repair = Callable[[dict[str, Any], random.Random], dict[str, Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EvolutionSettings:
-    """The search's hyper-parameters (defaults: the SPOS/MetaPruning official values), checked once."""
+    """The search's hyper-parameters, ranges in their types; the values come from the config that uses them
+    (conf/search/evolution.yaml: the SPOS/MetaPruning official ones; the evolution sweeper's own)."""
 
-    population_size: int = 50
-    generations: int = 20
-    top_k: int = 10
-    mutation_count: int = 25
-    mutation_prob: float = 0.1
-    crossover_count: int = 25
-    direction: Literal["maximize", "minimize"] = "maximize"
-    seed: int = 0
-    max_attempts: int = 1000
+    population_size: PositiveInt
+    generations: Count
+    top_k: PositiveInt
+    mutation_count: Count
+    mutation_prob: Fraction
+    crossover_count: Count
 
     def __post_init__(self) -> None:
-        for name in ("population_size", "top_k", "max_attempts"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("generations", "mutation_count", "crossover_count", "seed"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {getattr(self, name)!r}")
-        if self.mutation_count + self.crossover_count > self.population_size:
-            raise ValueError(
-                f"mutation_count + crossover_count = {self.mutation_count + self.crossover_count} "
-                f"exceeds population_size = {self.population_size}"
-            )
-        if not 0.0 <= self.mutation_prob <= 1.0:
-            raise ValueError(f"mutation_prob must be in [0, 1], got {self.mutation_prob!r}")
-        if self.direction not in ("maximize", "minimize"):
-            raise ValueError(f"direction must be 'maximize' or 'minimize', got {self.direction!r}")
+        check_fields(self)
+        children = self.mutation_count + self.crossover_count
+        if children > self.population_size:
+            requirement = f"must be >= mutation_count + crossover_count = {children}"
+            raise out_of_range("population_size", self.population_size, requirement)
+
+    def evolution(self) -> dict[str, Any]:
+        """These hyper-parameters alone (a subclass's settings left out), as EvolutionSearch's arguments."""
+        return {field.name: getattr(self, field.name) for field in fields(EvolutionSettings)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvolutionSearchSettings(EvolutionSettings):
+    """What one EvolutionSearch runs with: the hyper-parameters, which way is better, the seed and the number of
+    draws before a slot is given up (saved with the search's state)."""
+
+    direction: Literal["maximize", "minimize"] = "maximize"
+    seed: Count = 0
+    max_attempts: PositiveInt = 1000
 
 
 class EvolutionSearch:
@@ -96,12 +99,12 @@ class EvolutionSearch:
         self,
         space: SearchSpace,
         *,
-        population_size: int = 50,
-        generations: int = 20,
-        top_k: int = 10,
-        mutation_count: int = 25,
-        mutation_prob: float = 0.1,
-        crossover_count: int = 25,
+        population_size: int,
+        generations: int,
+        top_k: int,
+        mutation_count: int,
+        mutation_prob: float,
+        crossover_count: int,
         direction: Literal["maximize", "minimize"] = "maximize",
         constraint: Constraint | None = None,
         seed: int = 0,
@@ -111,7 +114,7 @@ class EvolutionSearch:
         if not isinstance(space, SearchSpace):
             raise TypeError(f"space must be a SearchSpace, got {type(space).__name__}")
         self.space = space
-        self.settings = EvolutionSettings(
+        self.settings = EvolutionSearchSettings(
             population_size=population_size,
             generations=generations,
             top_k=top_k,

@@ -116,7 +116,7 @@ class SearchSpace:
     def mutated_indices(self, parent: Indices, probability: float, rng: random.Random) -> Indices:
         """``parent`` with each gene, with ``probability``, changed to a different allowed value.
 
-        Unlike the SPOS official code (REFERENCE.md section 2), a resampled gene never keeps its old
+        Unlike the SPOS official code (docs/methods/spos.md), a resampled gene never keeps its old
         value, so ``probability`` is the real per-gene change rate. Genes with one value never change.
         """
         child = list(parent)

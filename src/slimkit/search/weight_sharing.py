@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,38 +14,22 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from slimkit.errors import ConfigError
-from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search import EvolutionSearch, EvolutionSettings, SearchSpace
 from slimkit.search.evolution import Repair
+from slimkit.settings import PositiveInt
 
 Batches = Sequence[tuple[torch.Tensor, torch.Tensor]]
-# the paper's search (population 50, 20 generations, top 10, 25 mutations with p=0.1, 25 crossovers) and what
-# every candidate is scored on; each runner adds its own settings
-SEARCH_DEFAULTS: dict[str, Any] = {
-    "population_size": 50,
-    "generations": 20,
-    "top_k": 10,
-    "mutation_count": 25,
-    "mutation_prob": 0.1,
-    "crossover_count": 25,
-    "calibration_batches": 200,
-    "holdout_batches": None,
-    "top": 10,
-    "progress": True,
-}
-EVOLUTION_KEYS = ("population_size", "generations", "top_k", "mutation_count", "mutation_prob", "crossover_count")
 
 
-def search_settings(given: dict[str, Any] | None, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``method.search`` over its defaults; an unknown key is a ConfigError (a typo would be ignored)."""
-    unknown = set(given or {}) - set(defaults)
-    if unknown:
-        raise ConfigError(f"method.search has unknown keys {sorted(unknown)}; known: {sorted(defaults)}")
-    settings = {**defaults, **(given or {})}
-    if "calibration_batches" in settings and settings["calibration_batches"] < 1:
-        # zero batches would leave every BN at its reset statistics: each candidate scored at chance
-        raise ConfigError(f"method.search.calibration_batches must be >= 1, got {settings['calibration_batches']}")
-    return settings
+@dataclass(frozen=True, kw_only=True)
+class WeightSharingSearchSettings(EvolutionSettings):
+    """``method.search`` of SPOS, spos_bits and MetaPruning (conf/search/evolution.yaml): the evolution's
+    hyper-parameters and what every candidate is scored on; SPOS adds its caps (SposSearchSettings)."""
+
+    calibration_batches: PositiveInt  # training batches for each candidate's BN recalibration (none: BN at reset)
+    holdout_batches: PositiveInt | None  # batches of the held-out split; None = all
+    top: PositiveInt  # candidates in the search's top.json
+    progress: bool  # a progress bar per generation
 
 
 @torch.no_grad()

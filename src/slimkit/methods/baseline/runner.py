@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from slimkit.methods.classification import ClassificationModule, OptimizerFactory, SchedulerFactory
 from slimkit.run_context import RunContext
+from slimkit.settings import Fraction
 
 
 class BaselineRunner:
+    """Settings and their defaults: conf/method/baseline.yaml."""
+
     def __init__(
-        self, optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None, label_smoothing: float = 0.0
+        self, optimizer: OptimizerFactory, scheduler: SchedulerFactory | None, label_smoothing: Fraction
     ) -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler

@@ -9,27 +9,32 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Annotated
 
 import lightning as L
 import torch
+from annotated_types import Ge
 from torch import nn
 
 from slimkit.attacks import adversarial_accuracy, normalized_pgd_settings, pgd_attack
 from slimkit.attacks.pgd import PgdSettings
 from slimkit.errors import ConfigError
 from slimkit.methods.dp_quant.module import Attack
+from slimkit.settings import Positive, PositiveInt, check_fields
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class PgdConfig:
-    eps: float = 0.1
-    step_size: float = 0.025
-    steps: int = 7
-    eval_steps: int = 20
+    """``method.pgd`` (values: conf/method/dp_quant.yaml): eps and step size in pixel units, the attack's steps in
+    training and in the accuracy measured after it."""
+
+    eps: Annotated[float, Ge(0)]
+    step_size: Positive
+    steps: PositiveInt
+    eval_steps: PositiveInt
 
     def __post_init__(self) -> None:
-        if self.eps < 0 or self.step_size <= 0 or self.steps < 1 or self.eval_steps < 1:
-            raise ConfigError("method.pgd needs eps >= 0, step_size > 0, steps >= 1 and eval_steps >= 1")
+        check_fields(self)
 
     def settings_for(self, datamodule: L.LightningDataModule) -> PgdSettings:
         """The training attack on this data's normalised inputs."""

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from slimkit.methods.classification import ClassificationModule, OptimizerFactory, SchedulerFactory
-from slimkit.methods.dp_quant.compressed_weight import compressed_weights, original_weight
+from slimkit.quant.quantized_weight import compressed_weights, original_weight
 
 # (model, inputs, labels) -> adversarial inputs; None trains on natural inputs only
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -1,4 +1,4 @@
-"""``method=dp_quant``: DP-Net compression end to end (REFERENCE.md section 1).
+"""``method=dp_quant``: DP-Net compression end to end (docs/methods/dp_quant.md).
 
 Stages, each resumable (slimkit.methods.stages):
 1. ``pretrain``: the fp32 model (or ``pretrained=<checkpoint>``, only tested; a stage file of an
@@ -21,18 +21,20 @@ import copy
 import functools
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from annotated_types import Ge, Interval, MinLen
 from omegaconf import OmegaConf
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import ClassificationModule, OptimizerFactory, SchedulerFactory
 from slimkit.methods.dp_quant.adversarial import PgdConfig
 from slimkit.methods.dp_quant.codebooks import QUANTIZERS, sse
-from slimkit.methods.dp_quant.compressed_weight import attach, compressed_weights, original_weight, set_mode
 from slimkit.methods.dp_quant.module import CompressionModule
-from slimkit.methods.dp_quant.package import (
+from slimkit.methods.dp_quant.report import write_report
+from slimkit.methods.stages import StageRunner
+from slimkit.quant.package import (
     architecture_of,
     bits_per_layer,
     encode_compressed_model,
@@ -40,53 +42,43 @@ from slimkit.methods.dp_quant.package import (
     plain_state_dict,
     round_dense_tensors,
 )
-from slimkit.methods.dp_quant.report import write_report
-from slimkit.methods.stages import StageRunner
 from slimkit.quant.pruning import global_magnitude_masks
+from slimkit.quant.quantized_weight import attach_compressed, compressed_weights, original_weight, set_mode
 from slimkit.run_context import RunContext
+from slimkit.settings import BitWidth, Count, Fraction, Positive, PositiveInt
 
 log = logging.getLogger(__name__)
-SCHEMES = ("dpq", "dpr", "none")
 DENSE_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 # parametrization state never taken from a pretrained checkpoint: it depends on the bit widths
 MADE_LATER = (".codebook", ".assignment")
 
 
 class DpQuantRunner:
+    """Settings and their defaults: conf/method/dp_quant.yaml."""
+
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        label_smoothing: float = 0.0,
-        pretrained: str | None = None,
-        pretrain_epochs: int = 30,
-        sparsity: float = 0.0,
-        prune_steps: int = 1,
-        prune_epochs: int = 0,
-        min_density: float = 0.0,
-        scheme: str = "dpq",
-        bits: int | list[int] = 4,
-        cluster_epochs: int = 0,
-        recompute_every: int = 50,
-        clustering_weight: float = 0.0,
-        finetune_epochs: int = 0,
-        finetune_lr: float = 0.01,
-        baseline: str | None = "kmeans",
-        dense_dtype: str = "float32",
-        adversarial: str | None = None,
-        pgd: dict[str, Any] | None = None,
+        scheduler: SchedulerFactory | None,
+        label_smoothing: Fraction,
+        pretrained: str | None,
+        pretrain_epochs: Count,
+        sparsity: Annotated[float, Interval(ge=0, lt=1)],
+        prune_steps: PositiveInt,
+        prune_epochs: Count,
+        min_density: Fraction,
+        scheme: Literal["dpq", "dpr", "none"],
+        bits: BitWidth | Annotated[list[BitWidth], MinLen(1)],
+        cluster_epochs: Count,
+        recompute_every: Count,
+        clustering_weight: Annotated[float, Ge(0)],
+        finetune_epochs: Count,
+        finetune_lr: Positive,
+        baseline: Literal["kmeans"] | None,
+        dense_dtype: Literal["float32", "float16"],
+        adversarial: Literal["pgd"] | None,
+        pgd: PgdConfig,
     ) -> None:
-        require_one_of("method.scheme", scheme, SCHEMES)
-        require_one_of("method.baseline", baseline, (None, "kmeans"))
-        require_one_of("method.dense_dtype", dense_dtype, tuple(DENSE_DTYPES))
-        require_one_of("method.adversarial", adversarial, (None, "pgd"))
-        if not 0.0 <= sparsity < 1.0:
-            raise ConfigError(f"method.sparsity must be in [0, 1), got {sparsity}")
-        if prune_steps < 1 or recompute_every < 0:
-            raise ConfigError("method.prune_steps must be >= 1 and method.recompute_every >= 0")
-        widths = [bits] if isinstance(bits, int) else list(bits)
-        if not widths or any(not 1 <= int(width) <= 16 for width in widths):
-            raise ConfigError(f"method.bits must be a width in 1..16 or a list of them, got {bits}")
         if pretrained is not None and not Path(pretrained).is_file():
             raise ConfigError(f"method.pretrained={pretrained} is not a file (a .ckpt of the fp32 model)")
         self.optimizer = optimizer
@@ -107,14 +99,14 @@ class DpQuantRunner:
         self.finetune_lr = finetune_lr
         self.dense_dtype = dense_dtype
         self.quantizers = ["dp"] + ([baseline] if baseline else [])
-        self.pgd = PgdConfig(**(pgd or {})) if adversarial == "pgd" else None
+        self.pgd = pgd if adversarial == "pgd" else None
 
     def run(self, context: RunContext) -> dict[str, float]:
         stages = StageRunner(context)
         model = context.build_model()
         params = sum(parameter.numel() for parameter in model.parameters())
         try:
-            attach(model, self.bits)
+            attach_compressed(model, self.bits, key="method.bits")
         except ValueError as error:
             raise ConfigError(str(error)) from error
         if self.pretrained:
@@ -251,12 +243,6 @@ class DpQuantRunner:
         if self.pgd is not None:
             found[f"{prefix}/test_pgd_acc"] = self.pgd.accuracy(model, context.datamodule)
         return found
-
-
-def require_one_of(key: str, value: object, choices: tuple) -> None:
-    if value not in choices:
-        names = ", ".join("null" if choice is None else str(choice) for choice in choices)
-        raise ConfigError(f"{key}={value} is not known; choose one of {names}")
 
 
 def sparsity_of(model: torch.nn.Module) -> float:

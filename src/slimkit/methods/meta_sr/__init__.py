@@ -1,4 +1,4 @@
-"""Meta-SR (Hu et al. 2019; REFERENCE.md section 4): ``method=meta_sr`` (``MetaSRRunner``) trains one network
+"""Meta-SR (Hu et al. 2019; docs/methods/meta_sr.md): ``method=meta_sr`` (``MetaSRRunner``) trains one network
 for every scale (``MetaSRModule``) and evaluates it against bicubic (``evaluation``)."""
 
 from slimkit.methods.meta_sr.module import MetaSRModule

@@ -1,6 +1,6 @@
 """The standard SR evaluation of a Meta-SR model at a list of scales, bicubic in the same table: for every HR
 image the protocol crop (the LR size floor(H / r), the HR cropped to floor(r * h)), LR by MATLAB-compatible
-bicubic, PSNR and SSIM on the Y channel with a border shave of ceil(r) (REFERENCE.md section 4). Writes a
+bicubic, PSNR and SSIM on the Y channel with a border shave of ceil(r) (docs/methods/meta_sr.md). Writes a
 markdown and a CSV table, a PSNR-vs-scale plot and a visual comparison strip (bicubic | Meta-SR | HR)."""
 
 from __future__ import annotations

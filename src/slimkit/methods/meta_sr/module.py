@@ -1,4 +1,4 @@
-"""Meta-SR training (REFERENCE.md section 4): L1 loss on batches that share one scale drawn from the training
+"""Meta-SR training (docs/methods/meta_sr.md): L1 loss on batches that share one scale drawn from the training
 range, Adam with the learning rate halved every ``halve_every`` epochs; validation and test report PSNR on the
 Y channel (border shave ceil(r)) of whole held-out images at fixed scales, per scale and on average."""
 
@@ -18,7 +18,7 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 class MetaSRModule(L.LightningModule):
-    def __init__(self, model: MetaSR, optimizer: OptimizerFactory, halve_every: int = 200) -> None:
+    def __init__(self, model: MetaSR, optimizer: OptimizerFactory, halve_every: int) -> None:
         super().__init__()
         self.model = model
         self.optimizer_factory = optimizer

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
+from annotated_types import Gt, MinLen
 from PIL import Image
 
 from slimkit.data.sr import list_hr_images
@@ -20,10 +21,13 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.meta_sr.evaluation import comparison_strip, evaluate_folder, plot_psnr, write_tables
 from slimkit.methods.meta_sr.module import MetaSRModule
+from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.meta_sr import MetaSR
 from slimkit.run_context import RunContext
+from slimkit.settings import PositiveInt
 
 log = logging.getLogger(__name__)
+Scale = Annotated[float, Gt(1)]  # an upscaling factor
 
 
 def image_files(folder: str | Path) -> list[Path]:
@@ -35,50 +39,66 @@ def image_files(folder: str | Path) -> list[Path]:
 
 
 class MetaSRRunner:
+    """Settings and their defaults: conf/method/meta_sr.yaml."""
+
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        halve_every: int = 200,
-        stage: Literal["train", "evaluate", "all"] = "all",
-        checkpoint: str | None = None,
-        eval_scales: list[float] | None = None,
-        eval_sets: list[str] | None = None,
-        strip_scale: float = 3.0,
+        halve_every: PositiveInt,
+        stage: Literal["train", "evaluate", "all"],
+        checkpoint: str | None,
+        eval_scales: Annotated[list[Scale], MinLen(1)],
+        eval_sets: list[str],
+        strip_scale: Scale,
     ) -> None:
-        self.eval_scales = [float(s) for s in (eval_scales if eval_scales is not None else [1.5, 2, 2.5, 3, 3.5, 4])]
-        if not self.eval_scales or any(scale <= 1 for scale in self.eval_scales):
-            raise ConfigError(f"method.eval_scales must be scales > 1, got {eval_scales}")
-        self.eval_sets = [str(folder) for folder in eval_sets or []]
+        self.eval_scales = [float(s) for s in eval_scales]
+        self.eval_sets = [str(folder) for folder in eval_sets]
         for folder in self.eval_sets:
             if not Path(folder).is_dir():
                 raise ConfigError(f"method.eval_sets: {folder} is not a folder of HR images")
             image_files(folder)
-        if stage == "evaluate" and (checkpoint is None or not Path(checkpoint).is_file()):
-            raise ConfigError("method.stage=evaluate needs method.checkpoint=<run>/checkpoints/last.ckpt (a file)")
+        how = "method.checkpoint=<run>/checkpoints/last.ckpt (a file)"
+        if checkpoint is not None and not Path(checkpoint).is_file():
+            raise ConfigError(f"method.checkpoint={checkpoint} is not a file: {how}")
+        if stage == "evaluate" and checkpoint is None:  # no stage file can supply it: say so before the run starts
+            raise ConfigError(f"method.stage=evaluate needs {how}")
         self.optimizer = optimizer
         self.halve_every = halve_every
-        self.stage = stage
         self.checkpoint = checkpoint
         self.strip_scale = float(strip_scale)
+        self.plan = StagePlan(
+            [
+                Stage("train", self._train, produces=("model",), reusable=True),
+                Stage("evaluate", self._evaluate_stage, needs=("model",)),
+            ],
+            stage,
+            how={"model": how},
+            supplied=["model"] if checkpoint else [],
+        )
 
     def run(self, context: RunContext) -> dict[str, float]:
         model: MetaSR = context.build_model()
         data = context.datamodule
         model.trained_scales.copy_(torch.tensor([min(data.scales), max(data.scales)]))
-        module = MetaSRModule(model, self.optimizer, self.halve_every)
+        products = {"module": MetaSRModule(model, self.optimizer, self.halve_every)}
         metrics: dict[str, float] = {"model/params": float(sum(p.numel() for p in model.parameters()))}
-        if self.stage == "evaluate":
+        return metrics | self.plan.run(StageRunner(context), products)
+
+    def _train(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """The model trained (resumed from last.ckpt) and tested; or, given ``method.checkpoint``, that one tested."""
+        context, module = stages.context, products["module"]
+        if self.checkpoint:
             state = torch.load(self.checkpoint, map_location="cpu", weights_only=True)
             module.load_state_dict(state.get("state_dict", state))
-            results = context.build_trainer().test(module, datamodule=data, weights_only=True)
-            metrics |= {name: float(value) for name, value in results[0].items()}
-        else:
-            trainer = context.build_trainer()
-            trainer.fit(module, datamodule=data, ckpt_path=context.resume_from, weights_only=True)
-            metrics |= context.test_best(trainer, module)
-        if self.stage != "train":
-            metrics |= self._evaluate(context, model)
-        return metrics
+            products["model"] = module.model
+            return stages.test(module)
+        trainer = context.build_trainer()
+        trainer.fit(module, datamodule=context.datamodule, ckpt_path=context.resume_from, weights_only=True)
+        products["model"] = module.model
+        return context.test_best(trainer, module)
+
+    def _evaluate_stage(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        return self._evaluate(stages.context, products["model"])
 
     def _evaluate(self, context: RunContext, model: MetaSR) -> dict[str, float]:
         folder = context.output_dir / "evaluation"

@@ -1,6 +1,7 @@
 """Upscale any image by any factor with a trained Meta-SR run:
 
-    python -m slimkit.upscale in.png --scale 2.7 --ckpt <run>/checkpoints/last.ckpt -o out.png
+    slimkit-upscale in.png --scale 2.7 --ckpt <run>/checkpoints/last.ckpt -o out.png
+    python -m slimkit.methods.meta_sr.upscale ...   (the same)
 
 The model is rebuilt from the run's recorded config (<run>/.hydra/config.yaml) and the checkpoint's weights.
 The output is floor(r H) x floor(r W). Big images go through in LR tiles (``--tile``, with ``--margin`` pixels of
@@ -19,9 +20,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
 
+from slimkit.cli import EXIT_USER_ERROR
 from slimkit.data.sr import load_hr_image
 from slimkit.models.meta_sr import MetaSR
-from slimkit.models.meta_upscale import output_size, positions
+from slimkit.models.meta_upscale import positions
+from slimkit.sr.imresize import output_size
 
 
 def load_model(checkpoint: Path) -> MetaSR:
@@ -65,7 +68,10 @@ def upscale(model: MetaSR, image: torch.Tensor, scale: float, tile: int = 256, m
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Upscale an image by any factor with a trained Meta-SR run.")
+    """The ``slimkit-upscale`` command; its exit status (2: a user error, said in one line)."""
+    parser = argparse.ArgumentParser(
+        prog="slimkit-upscale", description="Upscale an image by any factor with a trained Meta-SR run."
+    )
     parser.add_argument("image", type=Path)
     parser.add_argument("--scale", type=float, required=True, help="any factor > 1, e.g. 2.7")
     parser.add_argument("--ckpt", type=Path, required=True, help="<run>/checkpoints/last.ckpt (or best.ckpt)")
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         Image.fromarray(array).convert("L" if gray else "RGB").save(args.output)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     print(f"{args.image} {pixels.shape[1]}x{pixels.shape[0]} -> {args.output} {array.shape[1]}x{array.shape[0]}")
     return 0
 

@@ -1,4 +1,4 @@
-"""MetaPruning (Liu et al. 2019; REFERENCE.md section 3): ``method=metapruning`` (``MetaPruningRunner``) trains
+"""MetaPruning (Liu et al. 2019; docs/methods/metapruning.md): ``method=metapruning`` (``MetaPruningRunner``) trains
 a PruningNet (``pruningnet.PruningNet``, ``module.PruningNetModule``), searches channel widths under FLOPs
 budgets (``search``) and trains the searched and uniform-width networks (``slimkit.models.channel_net``)."""
 

@@ -23,7 +23,7 @@ class PruningNetModule(WeightSharingModule):
         model: PruningNet,
         num_classes: int,
         optimizer: OptimizerFactory,
-        label_smoothing: float = 0.1,
+        label_smoothing: float,
         seed: int = 0,
     ) -> None:
         super().__init__(model, num_classes, optimizer, None, label_smoothing)

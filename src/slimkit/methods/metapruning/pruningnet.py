@@ -1,4 +1,4 @@
-"""MetaPruning's PruningNet (Liu et al. 2019; REFERENCE.md section 3): every conv's weight is generated from
+"""MetaPruning's PruningNet (Liu et al. 2019; docs/methods/metapruning.md): every conv's weight is generated from
 the network encoding by a small MLP per layer, Linear(2 -> hidden) -> ReLU -> Linear(hidden -> widest weight),
 fed the layer's (input ratio, output ratio), and cropped to the encoding's channel counts; each conv has an
 affine-free BN per output ratio. Optionally (``generated_affine``, not in the paper) the generator also emits the

@@ -1,5 +1,5 @@
 """``method=metapruning``: PruningNet training -> one evolutionary search per FLOPs budget -> the searched
-networks and uniform-width networks of the same budgets trained alike (REFERENCE.md section 3).
+networks and uniform-width networks of the same budgets trained alike (docs/methods/metapruning.md).
 
 Stages (``method.stage``): pruningnet | search | retrain | all, and fidelity (how well the PruningNet ranks
 structures under the first budget: ``fidelity.py``); each resumes (StageRunner stage files, the
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 import torch
+from annotated_types import Ge, MinLen
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
@@ -30,65 +31,51 @@ from slimkit.methods.metapruning.search import (
     uniform_ratio,
 )
 from slimkit.methods.metapruning.selection import select_by_training
-from slimkit.methods.stages import StageRunner, load_stage_file
+from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.run_context import RunContext
 from slimkit.search.persistence import write_json_atomic
-from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, Batches, batches_of, search_settings
+from slimkit.search.weight_sharing import Batches, WeightSharingSearchSettings, batches_of
+from slimkit.settings import Count, Fraction, Positive, PositiveInt
 
 log = logging.getLogger(__name__)
 
 
 class MetaPruningRunner:
+    """Settings and their defaults: conf/method/metapruning.yaml (``search``: conf/search/evolution.yaml)."""
+
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        stage: Literal["pruningnet", "search", "retrain", "all", "fidelity"] = "all",
-        ratios: list[float] | None = None,
-        generator_hidden: int = 32,
-        generated_affine: bool = False,
-        min_channels: int = 1,
-        label_smoothing: float = 0.1,
-        pruningnet_epochs: int = 64,
-        budgets: list[float] | None = None,
-        pruningnet: str | None = None,
-        search: dict[str, Any] | None = None,
-        select_top: int = 0,
-        select_epochs: int | None = None,
-        encoding: str | list[float] | None = None,
-        retrain_epochs: int = 64,
-        retrain_seeds: int = 1,
-        init_from_pruningnet: bool = False,
-        uniform_baseline: bool = True,
-        fidelity_samples: int = 16,
+        stage: Literal["pruningnet", "search", "retrain", "all", "fidelity"],
+        ratios: list[float] | None,
+        generator_hidden: PositiveInt,
+        generated_affine: bool,
+        min_channels: PositiveInt,
+        label_smoothing: Fraction,
+        pruningnet_epochs: Count,
+        budgets: Annotated[list[Positive], MinLen(1)],  # fractions of the full FLOPs (<= 1) or FLOPs (> 1)
+        pruningnet: str | None,
+        search: WeightSharingSearchSettings,
+        select_top: Count,
+        select_epochs: PositiveInt | None,
+        encoding: str | list[float] | None,
+        retrain_epochs: Count,
+        retrain_seeds: PositiveInt,
+        init_from_pruningnet: bool,
+        uniform_baseline: bool,
+        fidelity_samples: Annotated[int, Ge(3)],  # a rank correlation needs three
     ) -> None:
-        budgets = list(budgets) if budgets is not None else [0.5]
-        if not budgets or any(budget <= 0 for budget in budgets):
-            raise ConfigError(f"method.budgets must be fractions of the full FLOPs (0-1] or FLOPs > 1, got {budgets}")
+        budgets = list(budgets)
         if pruningnet is not None and not Path(pruningnet).is_file():
             raise ConfigError(f"method.pruningnet={pruningnet} is not a file (a stages/pruningnet.pt of a run)")
-        if stage == "retrain" and encoding is None:
-            raise ConfigError("method.stage=retrain needs method.encoding=<search/<budget>/best.json or a list>")
-        if fidelity_samples < 3:
-            raise ConfigError(f"method.fidelity_samples must be >= 3 (a rank correlation), got {fidelity_samples}")
-        if retrain_seeds < 1:
-            raise ConfigError(f"method.retrain_seeds must be >= 1, got {retrain_seeds}")
-        if min_channels < 1:
-            raise ConfigError(f"method.min_channels must be >= 1, got {min_channels}")
-        if select_top < 0:
-            raise ConfigError(f"method.select_top must be >= 0 (0: the search's best), got {select_top}")
-        if select_epochs is not None and select_epochs < 1:
-            raise ConfigError(f"method.select_epochs must be >= 1 or null (the retrain epochs), got {select_epochs}")
-        if generator_hidden < 1:
-            raise ConfigError(f"method.generator_hidden must be >= 1, got {generator_hidden}")
         try:
             self.ratios = tuple(float(r) for r in ratios) if ratios is not None else DEFAULT_RATIOS
             PruningNet.check_ratios(self.ratios)
         except ValueError as error:
             raise ConfigError(f"method.ratios: {error}") from None
         self.optimizer = optimizer
-        self.stage = stage
         self.hidden = generator_hidden
         self.generated_affine = generated_affine
         self.min_channels = min_channels
@@ -96,11 +83,11 @@ class MetaPruningRunner:
         self.pruningnet_epochs = pruningnet_epochs
         self.budgets = budgets
         self.pruningnet_file = pruningnet
-        self.search_settings = search_settings(search, SEARCH_DEFAULTS)
-        if select_top > self.search_settings["top"]:
+        self.search_settings = search
+        if select_top > self.search_settings.top:
             raise ConfigError(
                 f"method.select_top={select_top} re-ranks the search's top structures: method.search.top "
-                f"({self.search_settings['top']}) must be at least that"
+                f"({self.search_settings.top}) must be at least that"
             )
         self.select_top = select_top
         self.select_epochs = select_epochs if select_epochs is not None else retrain_epochs
@@ -110,38 +97,75 @@ class MetaPruningRunner:
         self.init_from_pruningnet = init_from_pruningnet
         self.uniform_baseline = uniform_baseline
         self.fidelity_samples = fidelity_samples
+        self.plan = StagePlan(
+            [
+                Stage("pruningnet", self._pruningnet, produces=("pruningnet",), reusable=True, prefix=True),
+                Stage("search", self._search_budgets, needs=("pruningnet",), produces=("structures",)),
+                Stage("compare", self._compare_budgets, needs=("pruningnet", "structures")),
+                Stage("retrain", self._retrain, needs=("encoding",), in_all=False),
+                Stage("fidelity", self._fidelity_stage, needs=("pruningnet",), in_all=False),
+            ],
+            stage,
+            how={
+                "pruningnet": "a trained PruningNet: method.pruningnet=<stages/pruningnet.pt>",
+                "structures": "a search in this run: method.stage=all",
+                "encoding": "method.encoding=<search/<budget>/best.json or a list>",
+            },
+            supplied=[name for name, given in (("pruningnet", pruningnet), ("encoding", encoding)) if given],
+        )
 
     def run(self, context: RunContext) -> dict[str, float]:
         spec = self._spec(context)
         stages = StageRunner(context)
         full_flops = network_flops(spec, spec.full_encoding())
-        metrics: dict[str, float] = {"model/full_flops": float(full_flops)}
-        if self.stage == "retrain":
+        caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
+        products = {
+            "spec": spec,
+            "budgets": {f"flops{round(100 * cap / full_flops)}": cap for cap in caps},  # tag -> FLOPs cap
+            "training": self._training(context, stages),
+        }
+        if self.encoding is not None:
             try:
-                encoding = resolve_encoding(spec, self.encoding)
+                products["encoding"] = resolve_encoding(spec, self.encoding)
             except (ValueError, KeyError) as error:
                 raise ConfigError(f"method.encoding: {error}") from None
-            return metrics | self._training(context, stages).repeated("retrain", spec, encoding)
+        return {"model/full_flops": float(full_flops)} | self.plan.run(stages, products)
 
-        net = self._pruningnet(context, stages, spec, metrics)
-        if self.stage == "pruningnet":
-            return metrics
-        caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
-        tags = [f"flops{round(100 * cap / full_flops)}" for cap in caps]
-        batches = self._search_batches(context, search_device())
-        training = self._training(context, stages)
-        if self.stage == "fidelity":
-            return metrics | self._fidelity(training, net, batches, caps[0], tags[0])
-        for max_flops, tag in zip(caps, tags, strict=True):
-            choice, summary = self._search(training, net, batches, max_flops, tag)
+    def _retrain(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """The network of ``method.encoding``, trained as the compared networks are."""
+        return products["training"].repeated("retrain", products["spec"], products["encoding"])
+
+    def _search_budgets(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """One search per budget: its structure in ``structures`` and its figures under the budget's tag."""
+        net, batches, metrics = products["pruningnet"], self._batches(stages, products), {}
+        products["structures"] = {}
+        for tag, max_flops in products["budgets"].items():
+            choice, summary = self._search(products["training"], net, batches, max_flops, tag)
+            products["structures"][tag] = choice
             metrics |= {f"{tag}/{name}": value for name, value in summary.items()}
-            if self.stage == "all":
-                metrics |= self._compare(training, net, batches[0], choice, tag)
-        # the first budget's figures under the names objectives use by default
-        metrics["search/holdout_acc"] = metrics[f"{tags[0]}/search_holdout_acc"]
-        if f"{tags[0]}/test_acc" in metrics:
-            metrics["test/acc"] = metrics[f"{tags[0]}/test_acc"]
+        # the first budget's figure under the name objectives use by default
+        metrics["search/holdout_acc"] = metrics[f"{next(iter(products['budgets']))}/search_holdout_acc"]
         return metrics
+
+    def _compare_budgets(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """Each budget's searched network against the uniform one of its FLOPs, trained alike."""
+        net, calibration, metrics = products["pruningnet"], self._batches(stages, products)[0], {}
+        for tag, choice in products["structures"].items():
+            metrics |= self._compare(products["training"], net, calibration, choice, tag)
+        metrics["test/acc"] = metrics[f"{next(iter(products['structures']))}/test_acc"]
+        return metrics
+
+    def _fidelity_stage(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """How well the PruningNet ranks structures under the first budget."""
+        tag, max_flops = next(iter(products["budgets"].items()))
+        batches = self._batches(stages, products)
+        return self._fidelity(products["training"], products["pruningnet"], batches, max_flops, tag)
+
+    def _batches(self, stages: StageRunner, products: Products) -> tuple[Batches, Batches]:
+        """The search's calibration and held-out batches, built once per run."""
+        if "batches" not in products:
+            products["batches"] = self._search_batches(stages.context, search_device())
+        return products["batches"]
 
     def _training(self, context: RunContext, stages: StageRunner) -> PrunedTraining:
         return PrunedTraining(
@@ -157,9 +181,8 @@ class MetaPruningRunner:
             )
         return model.spec
 
-    def _pruningnet(
-        self, context: RunContext, stages: StageRunner, spec: NetSpec, metrics: dict[str, float]
-    ) -> PruningNet:
+    def _pruningnet(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        context, spec = stages.context, products["spec"]
         try:
             net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine, self.min_channels)
         except ValueError as error:  # the ratios were checked on construction: only the floor can fail here
@@ -167,19 +190,21 @@ class MetaPruningRunner:
         module = PruningNetModule(
             net, spec.num_classes, self.optimizer, self.label_smoothing, seed=int(context.cfg.seed)
         )
-        if self.pruningnet_file:
-            load_stage_file(module, self.pruningnet_file, "method.pruningnet", "a PruningNet of this model and data")
-        elif self.stage in ("search", "fidelity") and not stages.done("pruningnet"):
-            raise ConfigError(
-                f"method.stage={self.stage} needs a trained PruningNet: method.pruningnet=<stages/pruningnet.pt>"
+        # the structure (so every conv shape) changes every step: cuDNN autotuning would re-benchmark each
+        # new shape (the official code ran 79 img/s on an H100 that way, 887 without it)
+        with conv_precision_for_matmuls():
+            what = "a PruningNet of this model and data"
+            fitted = stages.train_or_load(
+                "pruningnet",
+                module,
+                self.pruningnet_epochs,
+                self.pruningnet_file,
+                "method.pruningnet",
+                what,
+                benchmark=False,
             )
-        else:
-            # the structure (so every conv shape) changes every step: cuDNN autotuning would re-benchmark each
-            # new shape (the official code ran 79 img/s on an H100 that way, 887 without it)
-            with conv_precision_for_matmuls():
-                fitted = stages.fit("pruningnet", module, self.pruningnet_epochs, benchmark=False)
-            metrics |= {f"pruningnet/{name.replace('/', '_')}": value for name, value in fitted.items()}
-        return net
+        products["pruningnet"] = net
+        return fitted
 
     def _search(
         self,
@@ -207,11 +232,11 @@ class MetaPruningRunner:
             max_flops,
             lambda choice: evaluate_choice(net, choice, calibration, holdout),
             folder / "state.json",
-            progress=settings["progress"],
+            progress=settings.progress and context.progress_bars,
             seed=int(context.cfg.seed),
-            **{key: settings[key] for key in EVOLUTION_KEYS},
+            **settings.evolution(),
         )
-        top, summary = write_search_report(search, net, folder, settings["top"], max_flops)
+        top, summary = write_search_report(search, net, folder, settings.top, max_flops)
         net.cpu()
         if not self.select_top:
             return tuple(top[0]["choice"]), summary
@@ -231,8 +256,8 @@ class MetaPruningRunner:
         data = context.datamodule
         data.setup("fit")
         settings = self.search_settings
-        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], device)
-        return calibration, batches_of(data.val_dataloader(), settings["holdout_batches"], device)
+        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
+        return calibration, batches_of(data.val_dataloader(), settings.holdout_batches, device)
 
     def _fidelity(
         self,

@@ -1,4 +1,4 @@
-"""MetaPruning's evolutionary search over a trained PruningNet (REFERENCE.md section 3), in process: a gene per
+"""MetaPruning's evolutionary search over a trained PruningNet (docs/methods/metapruning.md), in process: a gene per
 prunable width with a ratio index as its value, an exact FLOPs cap checked before any evaluation
 (``network_flops``, equal to ``torch.utils.flop_counter``), BN recalibration on the same training batches for
 every candidate and top-1 on one fixed held-out split; resumable per generation. A draw over the cap is

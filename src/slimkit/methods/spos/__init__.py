@@ -1,4 +1,4 @@
-"""SPOS (Guo et al. 2020; REFERENCE.md section 2): ``method=spos`` (``SposRunner``) trains the supernet by
+"""SPOS (Guo et al. 2020; docs/methods/spos.md): ``method=spos`` (``SposRunner``) trains the supernet by
 uniform single-path sampling (``SupernetModule``), runs the in-process evolutionary search under cost caps
 (``search.run_search``) and retrains the best architecture (``model=shufflenet_oneshot``); ``method=spos_bits``
 (``MixedPrecisionRunner``) searches a bit width per layer on shared weights."""

@@ -1,6 +1,7 @@
-"""SPOS mixed-precision quantization search (Guo et al. 2020; no public code: REFERENCE.md section 2): one set of
+"""SPOS mixed-precision quantization search (Guo et al. 2020, who published no code for it): one set of
 shared weights, each conv/linear layer quantized on the fly to one of several bit widths
-by slimkit's exact DP quantizer (2^bits levels per layer, straight-through backward).
+by slimkit's exact DP quantizer (2^bits levels per layer, straight-through backward; the parametrization is
+``BitsChoiceWeight`` in slimkit.quant.quantized_weight).
 
 Supernet training draws every layer's width uniformly per step (from (seed, step), so DDP ranks agree); a
 layer's DP codebooks are re-solved from its current weights every ``recompute_every`` steps; in between, each
@@ -17,65 +18,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 
 from slimkit.methods.classification import ClassificationModule, OptimizerFactory, SchedulerFactory
-from slimkit.quant import optimal_codebook
+from slimkit.quant.quantized_weight import attach_bits_choice, forget_codebooks, quantizable_layers, set_bits
 
 CODEBOOK_ENTRY_BITS = 32
-
-
-class BitsChoiceWeight(nn.Module):
-    """The parametrization: the float weight, or (``bits`` set) its nearest DP level, straight through."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.bits: int | None = None
-        self.codebooks: dict[int, torch.Tensor] = {}
-
-    def forward(self, original: torch.Tensor) -> torch.Tensor:
-        if self.bits is None:
-            return original
-        codebook = self.codebooks.get(self.bits)
-        if codebook is None:
-            codebook = self.solve(original, self.bits)
-        levels = codebook[torch.bucketize(original.detach(), (codebook[1:] + codebook[:-1]) / 2)]
-        return original + (levels - original).detach()
-
-    def solve(self, original: torch.Tensor, bits: int) -> torch.Tensor:
-        codebook = optimal_codebook(original.detach(), 2**bits).codebook.to(original.dtype)
-        self.codebooks[bits] = codebook
-        return codebook
-
-
-def quantizable_layers(model: nn.Module) -> dict[str, nn.Module]:
-    return {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)}
-
-
-def attach(model: nn.Module) -> list[str]:
-    """Parametrize every conv/linear weight with a BitsChoiceWeight; the layer names, in order."""
-    layers = quantizable_layers(model)
-    for layer in layers.values():
-        if not parametrize.is_parametrized(layer, "weight"):
-            parametrize.register_parametrization(layer, "weight", BitsChoiceWeight())
-    return list(layers)
-
-
-def bit_choices(model: nn.Module) -> list[BitsChoiceWeight]:
-    return [layer.parametrizations.weight[0] for layer in quantizable_layers(model).values()]
-
-
-def set_bits(model: nn.Module, bits: Sequence[int] | None) -> None:
-    """Every layer's width (None: float weights)."""
-    choices = bit_choices(model)
-    for index, choice in enumerate(choices):
-        choice.bits = None if bits is None else int(bits[index])
-
-
-def forget_codebooks(model: nn.Module) -> None:
-    """Drop the cached codebooks: the next forward re-solves the DP from the current weights."""
-    for choice in bit_choices(model):
-        choice.codebooks.clear()
 
 
 @dataclass(frozen=True)
@@ -133,14 +80,14 @@ class BitsSupernetModule(ClassificationModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None,
         widths: Sequence[int],
-        seed: int = 0,
-        recompute_every: int = 20,
-        label_smoothing: float = 0.0,
+        seed: int,
+        recompute_every: int,
+        label_smoothing: float,
         fixed_bits: Sequence[int] | None = None,
     ) -> None:
         super().__init__(model, num_classes, optimizer, scheduler, label_smoothing)
         self.widths, self.seed, self.recompute_every = list(widths), seed, max(1, recompute_every)
-        self.layer_count = len(attach(model))
+        self.layer_count = len(attach_bits_choice(model))
         self.fixed_bits = None if fixed_bits is None else list(fixed_bits)
 
     def draw(self, step: int) -> list[int]:

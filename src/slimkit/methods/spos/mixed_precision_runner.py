@@ -13,59 +13,51 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import lightning as L
 import torch
+from annotated_types import MinLen
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory, SchedulerFactory
-from slimkit.methods.spos.mixed_precision import (
-    BitsSupernetModule,
-    LayerCosts,
-    bit_choices,
-    forget_codebooks,
-    measure_costs,
-    quantizable_layers,
-    set_bits,
-)
-from slimkit.methods.stages import StageRunner
+from slimkit.methods.spos.mixed_precision import BitsSupernetModule, LayerCosts, measure_costs
+from slimkit.methods.stages import StageRunner, prefixed
+from slimkit.quant.quantized_weight import bit_choices, forget_codebooks, quantizable_layers, set_bits
 from slimkit.run_context import RunContext
 from slimkit.search import EvolutionSearch, SearchSpace
 from slimkit.search.persistence import write_json_atomic
 from slimkit.search.plots import plot_search_curve
 from slimkit.search.weight_sharing import (
-    EVOLUTION_KEYS,
-    SEARCH_DEFAULTS,
+    WeightSharingSearchSettings,
     accuracy,
     batches_of,
     recalibrate_bn,
     run_evolution,
-    search_settings,
 )
+from slimkit.settings import BitWidth, Count, Fraction, PositiveInt
 
 log = logging.getLogger(__name__)
-BITS_SEARCH_DEFAULTS: dict[str, Any] = {**SEARCH_DEFAULTS, "calibration_batches": 20}
 
 
 class MixedPrecisionRunner:
+    """Settings and their defaults: conf/method/spos_bits.yaml (``search``: conf/search/evolution.yaml)."""
+
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
-        widths: list[int] | None = None,
-        label_smoothing: float = 0.0,
-        supernet_epochs: int = 30,
-        recompute_every: int = 20,
-        budget: Literal["size", "bitops"] = "size",
-        budget_bits: int = 3,
-        activation_bits: int = 8,
-        search: dict[str, Any] | None = None,
-        finetune_epochs: int = 0,
+        scheduler: SchedulerFactory | None,
+        widths: Annotated[list[BitWidth], MinLen(1)],
+        label_smoothing: Fraction,
+        supernet_epochs: Count,
+        recompute_every: Count,
+        budget: Literal["size", "bitops"],
+        budget_bits: BitWidth,
+        activation_bits: PositiveInt,
+        search: WeightSharingSearchSettings,
+        finetune_epochs: Count,
     ) -> None:
-        widths = sorted({int(w) for w in (widths or [2, 3, 4, 8])})
-        if not widths or any(not 1 <= w <= 16 for w in widths):
-            raise ConfigError(f"method.widths must be bit widths in 1..16, got {widths}")
+        widths = sorted({int(w) for w in widths})
         if not widths[0] < budget_bits <= widths[-1]:
             raise ConfigError(
                 f"method.budget_bits={budget_bits} must be above the smallest of method.widths {widths} (at the "
@@ -75,7 +67,7 @@ class MixedPrecisionRunner:
         self.widths, self.label_smoothing = widths, label_smoothing
         self.supernet_epochs, self.recompute_every = supernet_epochs, recompute_every
         self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
-        self.search_settings = search_settings(search, BITS_SEARCH_DEFAULTS)
+        self.search_settings = search
         self.finetune_epochs = finetune_epochs
 
     def run(self, context: RunContext) -> dict[str, float]:
@@ -86,7 +78,7 @@ class MixedPrecisionRunner:
         module = self._module(model, context, seed)
         supernet = stages.fit("supernet", module, self.supernet_epochs)
         shared = copy.deepcopy(module.state_dict())  # the trained weights, before the search recalibrates BN
-        metrics = {f"supernet/{name.replace('/', '_')}": value for name, value in supernet.items()}
+        metrics = prefixed("supernet", supernet)
 
         layers = len(costs.weights)
         uniform = [self.budget_bits] * layers
@@ -94,8 +86,8 @@ class MixedPrecisionRunner:
         data = context.datamodule
         data.setup("fit")
         settings = self.search_settings
-        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], torch.device("cpu"))
-        holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], torch.device("cpu"))
+        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, torch.device("cpu"))
+        holdout = batches_of(data.val_dataloader(), settings.holdout_batches, torch.device("cpu"))
         exact = _ExactCodebooks(model)
 
         def evaluate(bits: list[int], batches: list = holdout) -> float:
@@ -159,21 +151,20 @@ class MixedPrecisionRunner:
         settings = self.search_settings
         folder = context.output_dir / "search"
         folder.mkdir(parents=True, exist_ok=True)
-        evolution = {key: settings[key] for key in EVOLUTION_KEYS}
         search = run_evolution(
             space,
             lambda values: evaluate(as_bits(values)),
             feasible,
             folder / "state.json",
-            progress=settings["progress"],
+            progress=settings.progress and context.progress_bars,
             seed=seed,
-            **evolution,
+            **settings.evolution(),
         )
         if not search.best(1):
             raise ConfigError(f"the search found no widths within the budget ({limit}): raise method.budget_bits")
         top = [
             {"bits": as_bits(c.values), "holdout_acc": s, "cost": self._cost(costs, as_bits(c.values))}
-            for c, s in search.best(settings["top"])
+            for c, s in search.best(settings.top)
         ]
         write_json_atomic(folder / "top.json", top)
         write_json_atomic(folder / "bits.json", {"budget": self.budget, "limit": limit, **top[0]})

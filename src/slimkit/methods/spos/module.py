@@ -43,7 +43,7 @@ class SupernetModule(WeightSharingModule):
         model: ShuffleNetSupernet,
         num_classes: int,
         optimizer: OptimizerFactory,
-        label_smoothing: float = 0.1,
+        label_smoothing: float,
         seed: int = 0,
         search_blocks: bool = True,
         costs: CostTable | None = None,

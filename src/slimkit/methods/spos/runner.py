@@ -1,4 +1,4 @@
-"""``method=spos``: Single Path One-Shot NAS end to end (REFERENCE.md section 2).
+"""``method=spos``: Single Path One-Shot NAS end to end (docs/methods/spos.md).
 
 Stages (``stage``: supernet, search, retrain, or all three), each resumable:
 1. ``supernet``: the ShuffleNetV2 supernet (``model=shufflenet_supernet``, affine-free BN) trained with one
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 from pathlib import Path as FilePath
-from typing import Any, Literal
+from typing import Literal
 
 import lightning as L
 import torch
@@ -25,98 +25,91 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
-from slimkit.methods.spos.search import Caps, evaluate_path, run_search
-from slimkit.methods.stages import StageRunner, load_stage_file
+from slimkit.methods.spos.search import Caps, SposSearchSettings, evaluate_path, run_search
+from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet, resolve_path
 from slimkit.run_context import RunContext
-from slimkit.search.weight_sharing import EVOLUTION_KEYS, SEARCH_DEFAULTS, batches_of, search_settings
+from slimkit.search.weight_sharing import batches_of
+from slimkit.settings import Count, Fraction
 
 log = logging.getLogger(__name__)
 SUPERNET_TARGET = "slimkit.models.ShuffleNetSupernet"
-SPOS_SEARCH_DEFAULTS: dict[str, Any] = {
-    **SEARCH_DEFAULTS,
-    "max_flops": None,
-    "max_params": None,
-    "max_latency_ms": None,
-    "latency_batch_size": 1,
-}
 
 
 class SposRunner:
+    """Settings and their defaults: conf/method/spos.yaml (``search``: conf/search/evolution.yaml and SPOS's caps)."""
+
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        stage: Literal["supernet", "search", "retrain", "all"] = "all",
-        space: Literal["block", "channel", "joint"] = "block",
-        label_smoothing: float = 0.1,
-        supernet_epochs: int = 120,
-        flops_range: list[float] | None = None,
-        supernet: str | None = None,
-        search: dict[str, Any] | None = None,
-        architecture: str | None = None,
-        retrain_epochs: int = 240,
-        random_baseline: int = 0,
-        compile: bool = False,
+        stage: Literal["supernet", "search", "retrain", "all"],
+        space: Literal["block", "channel", "joint"],
+        label_smoothing: Fraction,
+        supernet_epochs: Count,
+        flops_range: list[float] | None,
+        supernet: str | None,
+        search: SposSearchSettings,
+        architecture: str | None,
+        retrain_epochs: Count,
+        random_baseline: Count,
+        compile: bool,
     ) -> None:
         if flops_range is not None and (len(flops_range) != 2 or flops_range[0] > flops_range[1]):
             raise ConfigError(f"method.flops_range must be [min, max], got {flops_range}")
         if supernet is not None and not FilePath(supernet).is_file():
             raise ConfigError(f"method.supernet={supernet} is not a file (a stages/supernet.pt of an spos run)")
-        if stage == "retrain" and architecture is None:
-            raise ConfigError("method.stage=retrain needs method.architecture=<search/best.json or JSON text>")
         try:  # read now: a bad file is one line before the run starts
             self.architecture = resolve_path(architecture) if architecture is not None else None
         except ValueError as error:
             raise ConfigError(f"method.architecture: {error}") from None
-        if random_baseline < 0:
-            raise ConfigError(f"method.random_baseline must be >= 0, got {random_baseline}")
         self.optimizer = optimizer
-        self.stage = stage
         self.search_blocks = space in ("block", "joint")
         self.search_channels = space in ("channel", "joint")
         self.label_smoothing = label_smoothing
         self.supernet_epochs = supernet_epochs
         self.flops_range = tuple(flops_range) if flops_range is not None else None
         self.supernet_file = supernet
-        self.search_settings = search_settings(search, SPOS_SEARCH_DEFAULTS)
+        self.search_settings = search
         self.retrain_epochs = retrain_epochs
         self.random_baseline = random_baseline
         self.compile = compile
+        self.plan = StagePlan(
+            [
+                Stage("supernet", self._supernet, produces=("supernet",), reusable=True, prefix=True),
+                Stage("search", self._search, needs=("supernet",), produces=("architecture",)),
+                Stage("retrain", self._retrain_best, needs=("architecture",)),
+            ],
+            stage,
+            how={
+                "supernet": "a trained supernet: method.supernet=<stages/supernet.pt>",
+                "architecture": "method.architecture=<search/best.json or JSON text>",
+            },
+            supplied=[name for name, given in (("supernet", supernet), ("architecture", architecture)) if given],
+        )
 
     def run(self, context: RunContext) -> dict[str, float]:
-        stages = StageRunner(context)
         channels, size, _ = context.datamodule.input_shape
         classes = context.datamodule.num_classes
         costs = build_cost_table(channels, classes, size, self.search_channels)
-        caps = self._caps(channels, classes, size)
-        metrics: dict[str, float] = {}
-        best = self.architecture
-
-        if self.stage != "retrain":
-            supernet = self._supernet(context, stages, costs, metrics)
-            if self.stage in ("search", "all"):
-                best = self._search(context, supernet, costs, caps, metrics)
-        if self.stage in ("retrain", "all"):
-            metrics |= self._retrain(context, stages, "retrain", best, costs)
-            if self.random_baseline:
-                metrics |= self._random_baseline(context, stages, costs, caps, metrics["test/acc"])
-        return metrics
+        products = {"costs": costs, "caps": self._caps(channels, classes, size)}
+        if self.architecture is not None:
+            products["architecture"] = self.architecture
+        return self.plan.run(StageRunner(context), products)
 
     def _caps(self, channels: int, classes: int, size: int) -> Caps:
         settings = self.search_settings
         latency = None
-        if settings["max_latency_ms"] is not None:
+        if settings.max_latency_ms is not None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
             latency = build_latency_table(
-                channels, classes, size, self.search_channels, device, settings["latency_batch_size"]
+                channels, classes, size, self.search_channels, device, settings.latency_batch_size
             )
-            log.info("latency table measured on %s at batch %d", device, settings["latency_batch_size"])
-        return Caps(settings["max_flops"], settings["max_params"], settings["max_latency_ms"], latency)
+            log.info("latency table measured on %s at batch %d", device, settings.latency_batch_size)
+        return Caps(settings.max_flops, settings.max_params, settings.max_latency_ms, latency)
 
-    def _supernet(
-        self, context: RunContext, stages: StageRunner, costs: CostTable, metrics: dict[str, float]
-    ) -> SupernetModule:
+    def _supernet(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        context, costs = stages.context, products["costs"]
         target = context.cfg.model.get("_target_")
         if target != SUPERNET_TARGET:
             raise ConfigError(f"method=spos trains a supernet: use model=shufflenet_supernet (got {target})")
@@ -133,26 +126,23 @@ class SposRunner:
             costs=costs,
             flops_range=self.flops_range,
         )
-        if self.supernet_file:
-            load_stage_file(module, self.supernet_file, "method.supernet", "a supernet of this space and data")
-        elif self.stage == "search" and not stages.done("supernet"):
-            raise ConfigError("method.stage=search needs a trained supernet: method.supernet=<stages/supernet.pt>")
-        else:
-            trainer_overrides = {"strategy": "ddp_find_unused_parameters_true"} if _is_ddp(context) else {}
-            fitted = stages.fit("supernet", module, self.supernet_epochs, **trainer_overrides)
-            metrics |= {f"supernet/{name.replace('/', '_')}": value for name, value in fitted.items()}
-        return module
+        trainer_overrides = {"strategy": "ddp_find_unused_parameters_true"} if _is_ddp(context) else {}
+        what = "a supernet of this space and data"
+        fitted = stages.train_or_load(
+            "supernet", module, self.supernet_epochs, self.supernet_file, "method.supernet", what, **trainer_overrides
+        )
+        products["supernet"] = module
+        return fitted
 
-    def _search(
-        self, context: RunContext, module: SupernetModule, costs: CostTable, caps: Caps, metrics: dict[str, float]
-    ) -> Path:
+    def _search(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        context, costs, caps = stages.context, products["costs"], products["caps"]
         settings = self.search_settings
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        supernet: ShuffleNetSupernet = module.model.to(device)
+        supernet: ShuffleNetSupernet = products["supernet"].model.to(device)
         data = context.datamodule
         data.setup("fit")
-        calibration = batches_of(data.train_dataloader(), settings["calibration_batches"], device)
-        holdout = batches_of(data.val_dataloader(), settings["holdout_batches"], device)
+        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
+        holdout = batches_of(data.val_dataloader(), settings.holdout_batches, device)
         log.info(
             "search: BN recalibration on %d training batches, scored on %d held-out batches",
             len(calibration),
@@ -167,13 +157,20 @@ class SposRunner:
             search_dir / "state.json",
             self.search_blocks,
             self.search_channels,
-            progress=settings["progress"],
+            progress=settings.progress and context.progress_bars,
             seed=int(context.cfg.seed),
-            **{key: settings[key] for key in EVOLUTION_KEYS},
+            **settings.evolution(),
         )
-        best, summary = write_search_report(search, costs, caps, search_dir, settings["top"])
-        metrics |= summary
-        return best
+        products["architecture"], summary = write_search_report(search, costs, caps, search_dir, settings.top)
+        return summary
+
+    def _retrain_best(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """The architecture (searched or given) retrained and, with ``random_baseline``, random ones alike."""
+        costs = products["costs"]
+        metrics = self._retrain(stages.context, stages, "retrain", products["architecture"], costs)
+        if self.random_baseline:
+            metrics |= self._random_baseline(stages.context, stages, costs, products["caps"], metrics["test/acc"])
+        return metrics
 
     def _retrain(
         self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable

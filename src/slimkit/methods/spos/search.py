@@ -1,4 +1,4 @@
-"""SPOS evolutionary architecture search over a trained supernet (REFERENCE.md section 2), in process.
+"""SPOS evolutionary architecture search over a trained supernet (docs/methods/spos.md), in process.
 
 Every candidate path is checked against the FLOPs / parameter caps from the lookup table before it is
 evaluated (``EvolutionSearch``'s constraint); an evaluation resets the supernet's BN statistics, recalibrates
@@ -20,7 +20,14 @@ from torch import nn
 from slimkit.models.shufflenet_costs import CostTable, LatencyTable
 from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
 from slimkit.search import EvolutionSearch, SearchSpace
-from slimkit.search.weight_sharing import Batches, accuracy, recalibrate_bn, run_evolution
+from slimkit.search.weight_sharing import (
+    Batches,
+    WeightSharingSearchSettings,
+    accuracy,
+    recalibrate_bn,
+    run_evolution,
+)
+from slimkit.settings import Positive, PositiveInt
 
 
 def path_space(search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
@@ -38,6 +45,18 @@ def candidate_path(values: dict[str, Any]) -> Path:
     return Path(
         tuple(values[f"block{b}"] for b in range(NUM_BLOCKS)), tuple(values[f"scale{b}"] for b in range(NUM_BLOCKS))
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SposSearchSettings(WeightSharingSearchSettings):
+    """SPOS's ``method.search``: the shared weight-sharing search settings and the caps checked before a candidate
+    is evaluated (None: no cap; FLOPs as FlopCounterMode counts them, 2 per MAC; latency measured per op on this
+    machine's device at ``latency_batch_size``)."""
+
+    max_flops: Positive | None
+    max_params: Positive | None
+    max_latency_ms: Positive | None
+    latency_batch_size: PositiveInt
 
 
 @dataclass(frozen=True)
