@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from PIL import Image
@@ -107,3 +108,18 @@ def fake_imagenet_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 pixels = rng.integers(0, 256, (40 + 7 * index, 56, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(folder / f"{index}.JPEG")
     return root
+
+
+@pytest.fixture(scope="module")
+def digits_pruningnet():
+    """A CIFAR-size ResNet-20 PruningNet for 8x8 digits (untrained) with 2 calibration and 2 held-out batches."""
+    from slimkit.data import DigitsDataModule
+    from slimkit.methods.metapruning import PruningNet
+    from slimkit.models.channel_spec import resnet_spec
+
+    torch.manual_seed(0)
+    data = DigitsDataModule(image_size=8, batch_size=32)
+    data.setup("fit")
+    calibration = [batch for batch, _ in zip(data.train_dataloader(), range(2), strict=False)]
+    holdout = [batch for batch, _ in zip(data.val_dataloader(), range(2), strict=False)]
+    return PruningNet(resnet_spec(1, 10, 8)).eval(), calibration, holdout
