@@ -104,3 +104,11 @@ def test_an_unknown_stage_is_one_line_listing_the_stages():
         match="^method.stage=prune is not a stage; choose one of: supernet, search, retrain, fidelity, all$",
     ):
         plan_of("prune")
+
+
+def test_a_need_only_a_setting_supplies_is_one_line_without_it():
+    """MetaPruning's retrain needs method.encoding, which no stage makes."""
+    stages = [Stage("retrain", lambda files, products: {}, needs=("encoding",))]
+    with pytest.raises(ConfigError, match=r"^method.stage=retrain needs method.encoding=<list>$"):
+        StagePlan(stages, "retrain", {"encoding": "method.encoding=<list>"})
+    assert StagePlan(stages, "retrain", {"encoding": "x"}, supplied=["encoding"]).run(None, {"encoding": [1]}) == {}

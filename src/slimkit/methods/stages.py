@@ -74,7 +74,7 @@ class StagePlan:
         made: set[str] = set()
         for stage in self.to_run:
             for need in stage.needs:
-                if need not in made and need not in self.supplied and not self._producer(need).reusable:
+                if need not in made and need not in self.supplied and not self._reusable(need):
                     raise self._missing(need)
             made |= set(stage.produces)
 
@@ -86,10 +86,9 @@ class StagePlan:
             for need in stage.needs:
                 if need in products:
                     continue
-                producer = self._producer(need)
-                if not (producer.reusable and (need in self.supplied or files.done(producer.name))):
+                if not (self._reusable(need) and (need in self.supplied or files.done(self._producer(need).name))):
                     raise self._missing(need)
-                metrics |= self._work(producer, files, products)
+                metrics |= self._work(self._producer(need), files, products)
             metrics |= self._work(stage, files, products)
         return metrics
 
@@ -97,8 +96,13 @@ class StagePlan:
         found = stage.work(files, products)
         return prefixed(stage.name, found) if stage.prefix else found
 
-    def _producer(self, product: str) -> Stage:
-        return next(stage for stage in self.stages if product in stage.produces)
+    def _producer(self, product: str) -> Stage | None:
+        return next((stage for stage in self.stages if product in stage.produces), None)
+
+    def _reusable(self, product: str) -> bool:
+        """A training stage makes it: a finished or given stage file can stand in for running that stage."""
+        producer = self._producer(product)
+        return producer is not None and producer.reusable
 
     def _missing(self, product: str) -> ConfigError:
         return ConfigError(f"method.stage={self.selected} needs {self.how[product]}")
