@@ -31,8 +31,10 @@ import torch.nn.functional as F
 
 from slimkit.methods.spos import path_for_step
 from slimkit.models import ShuffleNetSupernet
-from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, NUM_BLOCKS
+from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, ShuffleNetSpace
 from slimkit.models.shufflenet_supernet import Path as SupernetPath
+
+NUM_BLOCKS = ShuffleNetSpace().num_blocks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +78,7 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
     synchronize()
     warmed = time.perf_counter()
     for index in range(steps):
-        step(path_for_step(0, index))
+        step(path_for_step(0, index, NUM_BLOCKS))
     synchronize()
     return batch * steps / (time.perf_counter() - warmed), warmed - started
 

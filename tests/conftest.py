@@ -7,6 +7,8 @@ import os
 import pickle
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +69,15 @@ def run_train(
 def start_train(args: list[str], log: Path) -> subprocess.Popen:
     handle = open(log, "w")  # noqa: SIM115 - closed by the child's exit
     return subprocess.Popen([sys.executable, "train.py", *args], cwd=PROJECT_ROOT, stdout=handle, stderr=handle)
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float = 120.0) -> None:
+    """Poll ``condition`` until true, failing if ``process`` ends first or ``timeout`` seconds pass."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert process.poll() is None, "training ended before the test could interrupt it"
+        assert time.time() < deadline, "timed out waiting"
+        time.sleep(0.05)
 
 
 def read_results(run_dir: Path) -> dict:

@@ -8,20 +8,12 @@ import time
 
 import pytest
 import torch
-from conftest import read_results, run_train, start_train
+from conftest import read_results, run_train, start_train, wait_for
 
 pytestmark = pytest.mark.slow  # every test runs train.py (killed, signalled, rerun)
 
 # ~150 steps per epoch on digits: long enough to be killed in the middle of an epoch
 SLOW_DIGITS = ["data.batch_size=8", "trainer.max_epochs=5", "callbacks.progress_bar=null", "seed=11"]
-
-
-def wait_for(condition, process, timeout: float = 120.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert process.poll() is None, "training ended before the test could interrupt it"
-        assert time.time() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_kill_9_then_rerun_resumes_to_the_same_metrics(tmp_path):

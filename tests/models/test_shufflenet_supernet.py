@@ -14,26 +14,46 @@ from torch.utils.flop_counter import FlopCounterMode
 from slimkit.models.shufflenet_costs import build_cost_table
 from slimkit.models.shufflenet_supernet import (
     CHANNEL_SCALES,
-    NUM_BLOCKS,
     Path,
     ShuffleNetOneShot,
+    ShuffleNetSpace,
     ShuffleNetSupernet,
 )
 
+PAPER = ShuffleNetSpace()  # the paper's 20-block space
+NUM_BLOCKS = PAPER.num_blocks
+
 
 def test_paths_round_trip_and_reject_bad_choices():
-    path = Path.sample(random.Random(0), search_channels=True)
+    path = Path.sample(random.Random(0), NUM_BLOCKS, search_channels=True)
     assert Path.from_json(path.to_json()) == path
     with pytest.raises(ValueError, match="block choices"):
         Path((4,) * NUM_BLOCKS)
-    with pytest.raises(ValueError, match="20 blocks"):
-        Path((0,) * 3)
+    with pytest.raises(ValueError, match="a scale per block"):
+        Path((0,) * 3, (4,) * 2)
+    with pytest.raises(ValueError, match="this space 20"):
+        PAPER.check(Path((0,) * 3))
+
+
+def test_a_smaller_space_builds_a_shallower_supernet_and_its_costs():
+    digits = ShuffleNetSpace(stage_repeats=(1, 1, 2, 1), stage_widths=(32, 64, 128, 256), last_width=512)
+    supernet = ShuffleNetSupernet(1, 10, 8, stage_repeats=[1, 1, 2, 1], stage_widths=[32, 64, 128, 256], last_width=512)
+    assert supernet.space == digits and len(supernet.blocks) == 5
+    path = Path.sample(random.Random(3), digits.num_blocks)
+    assert supernet(torch.randn(2, 1, 8, 8), path).shape == (2, 10)
+    table = build_cost_table(1, 10, 8, search_channels=False, space=digits)
+    network = ShuffleNetOneShot(1, 10, 8, path, **vars(digits)).eval()
+    assert table.params(path) == sum(p.numel() for p in network.parameters())
+    with pytest.raises(ValueError, match="this space 5"):
+        supernet.set_path(Path((0,) * 20))
+    with pytest.raises(ValueError, match="one entry per stage"):
+        ShuffleNetSpace(stage_repeats=(1, 1), stage_widths=(8,))
 
 
 def test_only_the_sampled_path_gets_gradients():
     torch.manual_seed(0)
     supernet = ShuffleNetSupernet(1, 10, 32, search_channels=True)
-    path = Path.sample(random.Random(1), search_channels=True)
+    path = Path.sample(random.Random(1), NUM_BLOCKS, search_channels=True)
     supernet(torch.randn(2, 1, 32, 32), path).sum().backward()
     for block, (ops, choice) in enumerate(zip(supernet.blocks, path.blocks, strict=True)):
         for index, op in enumerate(ops):
@@ -75,10 +95,10 @@ def test_supernet_bn_is_affine_free_and_the_retrained_network_is_not():
 @pytest.mark.slow
 @pytest.mark.parametrize(("in_channels", "input_size"), [(1, 32), (3, 224)])
 def test_cost_table_equals_flop_counter_and_numel_for_20_random_paths(in_channels, input_size):
-    table = build_cost_table(in_channels, 10, input_size, search_channels=True)
+    table = build_cost_table(in_channels, 10, input_size, search_channels=True, space=PAPER)
     rng = random.Random(input_size)
     for _ in range(20):
-        path = Path.sample(rng, search_channels=True)
+        path = Path.sample(rng, NUM_BLOCKS, search_channels=True)
         network = ShuffleNetOneShot(in_channels, 10, input_size, path).eval()
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             network(torch.zeros(1, in_channels, input_size, input_size))
@@ -87,7 +107,7 @@ def test_cost_table_equals_flop_counter_and_numel_for_20_random_paths(in_channel
 
 
 def test_the_retrain_network_reads_an_architecture_file_and_names_bad_ones(tmp_path):
-    path = Path.sample(random.Random(5), search_channels=True)
+    path = Path.sample(random.Random(5), NUM_BLOCKS, search_channels=True)
     architecture = tmp_path / "architecture.json"
     architecture.write_text(path.to_json())
     assert ShuffleNetOneShot(1, 10, 32, str(architecture)).path == path
@@ -96,14 +116,14 @@ def test_the_retrain_network_reads_an_architecture_file_and_names_bad_ones(tmp_p
     ).path == (Path((2,) * NUM_BLOCKS))
     with pytest.raises(ValueError, match="cannot read"):
         ShuffleNetOneShot(1, 10, 32, str(tmp_path / "missing.json"))
-    with pytest.raises(ValueError, match="20 blocks"):
+    with pytest.raises(ValueError, match="this space 20"):
         ShuffleNetOneShot(1, 10, 32, '{"blocks": [1]}')
 
 
 @pytest.mark.slow
 def test_train_py_retrains_an_architecture_and_refuses_a_missing_file(tmp_path):
     architecture = tmp_path / "architecture.json"
-    path = Path.sample(random.Random(2), search_channels=True)
+    path = Path.sample(random.Random(2), NUM_BLOCKS, search_channels=True)
     architecture.write_text(path.to_json())
     run_dir = tmp_path / "run"
     args = ["model=shufflenet_oneshot", f"model.path={architecture}", "data.image_size=16", *QUICK]

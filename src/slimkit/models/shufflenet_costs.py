@@ -15,6 +15,7 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,11 +25,10 @@ from slimkit.models.shufflenet_supernet import (
     BLOCK_CHOICES,
     CHANNEL_SCALES,
     DEFAULT_SCALE,
-    NUM_BLOCKS,
     ChoiceOp,
     Path,
     ShuffleNetOneShot,
-    block_layout,
+    ShuffleNetSpace,
     mid_channels,
 )
 
@@ -64,17 +64,23 @@ def _count_params(module: nn.Module) -> int:
 
 
 def _ops_of_space(
-    in_channels: int, num_classes: int, input_size: int, search_channels: bool, device: str = "cpu"
+    in_channels: int,
+    num_classes: int,
+    input_size: int,
+    search_channels: bool,
+    space: ShuffleNetSpace,
+    device: str = "cpu",
 ) -> Iterator[tuple[int, tuple[int, int], nn.Module, torch.Tensor]]:
     """Every op of the space as (block, (op, scale), module, its input); block -1 is the stem, head and
     classifier, key (0, 0) for each of them. Inputs are single images of the shape the op sees."""
-    reference = ShuffleNetOneShot(in_channels, num_classes, input_size).to(device).eval()  # any path: same ends
+    shape = vars(space)
+    reference = ShuffleNetOneShot(in_channels, num_classes, input_size, **shape).to(device).eval()  # same ends
     features = torch.zeros(1, in_channels, input_size, input_size, device=device)
     yield -1, (0, 0), reference.stem, features
     with torch.no_grad():
         features = reference.stem(features)
     scales = range(len(CHANNEL_SCALES)) if search_channels else (DEFAULT_SCALE,)
-    for block, (cin, cout, stride) in enumerate(block_layout(input_size)):
+    for block, (cin, cout, stride) in enumerate(space.layout(input_size)):
         for op_index, kind in enumerate(BLOCK_CHOICES):
             for scale in scales:
                 mid = mid_channels(cout, scale)
@@ -88,12 +94,14 @@ def _ops_of_space(
     yield -1, (0, 0), reference.classifier, features
 
 
-def build_cost_table(in_channels: int, num_classes: int, input_size: int, search_channels: bool) -> CostTable:
+def build_cost_table(
+    in_channels: int, num_classes: int, input_size: int, search_channels: bool, space: ShuffleNetSpace
+) -> CostTable:
     """Measure every op of the space for inputs of ``in_channels`` x ``input_size`` x ``input_size``."""
     base_flops = base_params = 0
-    block_flops: list[dict[tuple[int, int], int]] = [{} for _ in range(NUM_BLOCKS)]
-    block_params: list[dict[tuple[int, int], int]] = [{} for _ in range(NUM_BLOCKS)]
-    for block, key, module, inputs in _ops_of_space(in_channels, num_classes, input_size, search_channels):
+    block_flops: list[dict[tuple[int, int], int]] = [{} for _ in range(space.num_blocks)]
+    block_params: list[dict[tuple[int, int], int]] = [{} for _ in range(space.num_blocks)]
+    for block, key, module, inputs in _ops_of_space(in_channels, num_classes, input_size, search_channels, space):
         flops, params = _measure(module, inputs), _count_params(module)
         if block < 0:
             base_flops, base_params = base_flops + flops, base_params + params
@@ -114,20 +122,43 @@ class LatencyTable:
     def latency_ms(self, path: Path) -> float:
         return self.base_ms + sum(t[key] for t, key in zip(self.block_ms, _keys(path), strict=True))
 
+    def to_json(self) -> dict[str, Any]:
+        blocks = [
+            [{"op": op, "scale": scale, "ms": ms} for (op, scale), ms in table.items()] for table in self.block_ms
+        ]
+        return {"device": self.device, "batch_size": self.batch_size, "base_ms": self.base_ms, "block_ms": blocks}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], costs: CostTable) -> LatencyTable:
+        """A table written by ``to_json`` (e.g. measured on the target device), checked to cover every op of the
+        space ``costs`` was built for."""
+        try:
+            blocks = tuple({(e["op"], e["scale"]): float(e["ms"]) for e in table} for table in data["block_ms"])
+            table = cls(str(data["device"]), int(data["batch_size"]), float(data["base_ms"]), blocks)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a latency table (device, batch_size, base_ms, block_ms): {error!r}") from None
+        if len(blocks) != len(costs.block_flops) or any(
+            not set(flops) <= set(ms) for flops, ms in zip(costs.block_flops, blocks, strict=True)
+        ):
+            raise ValueError(f"the latency table has {len(blocks)} blocks or misses ops of this space and search")
+        return table
+
 
 def build_latency_table(
     in_channels: int,
     num_classes: int,
     input_size: int,
     search_channels: bool,
+    space: ShuffleNetSpace,
     device: str = "cpu",
     batch_size: int = 1,
     repeats: int = 10,
 ) -> LatencyTable:
     """Time every op of the space on ``device`` (median of ``repeats`` passes after two warm-up passes)."""
     base_ms = 0.0
-    block_ms: list[dict[tuple[int, int], float]] = [{} for _ in range(NUM_BLOCKS)]
-    for block, key, module, single in _ops_of_space(in_channels, num_classes, input_size, search_channels, device):
+    block_ms: list[dict[tuple[int, int], float]] = [{} for _ in range(space.num_blocks)]
+    ops = _ops_of_space(in_channels, num_classes, input_size, search_channels, space, device)
+    for block, key, module, single in ops:
         milliseconds = _time_ms(module, single.expand(batch_size, *single.shape[1:]).contiguous(), repeats)
         if block < 0:
             base_ms += milliseconds

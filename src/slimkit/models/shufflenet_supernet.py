@@ -1,5 +1,6 @@
 """The SPOS search space (Guo et al. 2020; docs/methods/spos.md): a ShuffleNetV2 supernet of 20 choice
-blocks (stage repeats 4-4-8-4, widths 64/160/320/640, last conv 1024), each with four candidate ops
+blocks (stage repeats 4-4-8-4, widths 64/160/320/640, last conv 1024; ``ShuffleNetSpace`` makes these
+settings, e.g. the shallower digits space), each with four candidate ops
 (ShuffleNetV2 units with 3x3, 5x5 and 7x7 depthwise kernels, and an Xception-like unit of three separable
 3x3 convolutions) and eight mid-channel scales 0.2..1.6 for channel search.
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,36 +24,88 @@ from torch import nn
 
 BLOCK_CHOICES = ("shuffle3x3", "shuffle5x5", "shuffle7x7", "xception")
 CHANNEL_SCALES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6)
-STAGE_REPEATS = (4, 4, 8, 4)
-STAGE_WIDTHS = (64, 160, 320, 640)
-STEM_WIDTH = 16
-LAST_WIDTH = 1024
-NUM_BLOCKS = sum(STAGE_REPEATS)
 DEFAULT_SCALE = CHANNEL_SCALES.index(1.0)
+
+
+@dataclass(frozen=True)
+class ShuffleNetSpace:
+    """The shape of the supernet: choice blocks per stage, each stage's output width, the stem's and the last
+    conv's widths. The defaults are the paper's; a small input (digits) may use a shallower space, because
+    random paths through 20 blocks of affine-free BN barely train there (docs/methods/spos.md, diagnosis)."""
+
+    stage_repeats: tuple[int, ...] = (4, 4, 8, 4)
+    stage_widths: tuple[int, ...] = (64, 160, 320, 640)
+    stem_width: int = 16
+    last_width: int = 1024
+
+    def __post_init__(self) -> None:
+        if len(self.stage_repeats) != len(self.stage_widths) or not self.stage_repeats:
+            raise ValueError("model.stage_repeats and model.stage_widths need one entry per stage")
+        if min(self.stage_repeats) < 1:
+            raise ValueError(f"every stage has at least one block, got model.stage_repeats={list(self.stage_repeats)}")
+        widths = (self.stem_width, *self.stage_widths)
+        if any(width < 4 or width % 2 for width in widths) or self.last_width < 1:
+            raise ValueError("model.stem_width and model.stage_widths must be even and >= 4 (the channel split)")
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> ShuffleNetSpace:
+        """The space of a model config (``model.stage_repeats`` ...); keys it does not set keep the paper's."""
+        given = {name: settings[name] for name in ("stage_repeats", "stage_widths") if settings.get(name) is not None}
+        given |= {name: settings[name] for name in ("stem_width", "last_width") if settings.get(name) is not None}
+        return cls(
+            **{name: tuple(value) if isinstance(value, Sequence) else int(value) for name, value in given.items()}
+        )
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(self.stage_repeats)
+
+    def layout(self, input_size: int) -> list[tuple[int, int, int]]:
+        """(in channels, out channels, stride) of every choice block. Small inputs (CIFAR, digits) keep full
+        resolution through the first stage instead of the ImageNet stem's extra downsampling."""
+        layout = []
+        in_channels = self.stem_width
+        for stage, (repeats, width) in enumerate(zip(self.stage_repeats, self.stage_widths, strict=True)):
+            for block in range(repeats):
+                stride = 2 if block == 0 and (stage > 0 or input_size >= 64) else 1
+                layout.append((in_channels, width, stride))
+                in_channels = width
+        return layout
+
+    def check(self, path: Path) -> None:
+        if len(path.blocks) != self.num_blocks:
+            raise ValueError(
+                f"the architecture has {len(path.blocks)} blocks, this space {self.num_blocks} "
+                f"(model.stage_repeats={list(self.stage_repeats)})"
+            )
 
 
 @dataclass(frozen=True)
 class Path:
     """One single path: per choice block, the op (index into BLOCK_CHOICES) and the mid-channel scale (index
-    into CHANNEL_SCALES; block search keeps 1.0)."""
+    into CHANNEL_SCALES; block search keeps 1.0, the default when ``scales`` is left out)."""
 
     blocks: tuple[int, ...]
-    scales: tuple[int, ...] = (DEFAULT_SCALE,) * NUM_BLOCKS
+    scales: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.blocks) != NUM_BLOCKS or len(self.scales) != NUM_BLOCKS:
-            raise ValueError(f"a path has {NUM_BLOCKS} blocks and {NUM_BLOCKS} scales")
+        if not self.scales:
+            object.__setattr__(self, "scales", (DEFAULT_SCALE,) * len(self.blocks))
+        if len(self.blocks) != len(self.scales):
+            raise ValueError(f"a path has a scale per block, got {len(self.blocks)} blocks, {len(self.scales)} scales")
         if not all(0 <= b < len(BLOCK_CHOICES) for b in self.blocks):
             raise ValueError(f"block choices are 0..{len(BLOCK_CHOICES) - 1}, got {self.blocks}")
         if not all(0 <= s < len(CHANNEL_SCALES) for s in self.scales):
             raise ValueError(f"channel scales are 0..{len(CHANNEL_SCALES) - 1}, got {self.scales}")
 
     @classmethod
-    def sample(cls, rng: random.Random, search_channels: bool = False, search_blocks: bool = True) -> Path:
+    def sample(
+        cls, rng: random.Random, num_blocks: int, search_channels: bool = False, search_blocks: bool = True
+    ) -> Path:
         """A uniformly random path (what supernet training draws every step)."""
-        blocks = tuple(rng.randrange(len(BLOCK_CHOICES)) if search_blocks else 0 for _ in range(NUM_BLOCKS))
+        blocks = tuple(rng.randrange(len(BLOCK_CHOICES)) if search_blocks else 0 for _ in range(num_blocks))
         scales = tuple(
-            rng.randrange(len(CHANNEL_SCALES)) if search_channels else DEFAULT_SCALE for _ in range(NUM_BLOCKS)
+            rng.randrange(len(CHANNEL_SCALES)) if search_channels else DEFAULT_SCALE for _ in range(num_blocks)
         )
         return cls(blocks, scales)
 
@@ -62,19 +117,6 @@ class Path:
         data = json.loads(text)
         scales = data.get("scales", [1.0] * len(data["blocks"]))  # block-search architectures may leave them out
         return cls(tuple(data["blocks"]), tuple(CHANNEL_SCALES.index(s) for s in scales))
-
-
-def block_layout(input_size: int) -> list[tuple[int, int, int]]:
-    """(in channels, out channels, stride) of the 20 choice blocks. Small inputs (CIFAR, digits) keep full
-    resolution through the first stage instead of the ImageNet stem's extra downsampling."""
-    layout = []
-    in_channels = STEM_WIDTH
-    for stage, (repeats, width) in enumerate(zip(STAGE_REPEATS, STAGE_WIDTHS, strict=True)):
-        for block in range(repeats):
-            stride = 2 if block == 0 and (stage > 0 or input_size >= 64) else 1
-            layout.append((in_channels, width, stride))
-            in_channels = width
-    return layout
 
 
 def _channel_split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,30 +225,39 @@ class _ShuffleNetBase(nn.Module):
     task = "classification"
 
     def _build_ends(self, in_channels: int, num_classes: int, input_size: int, affine: bool) -> None:
+        space = self.space
         stem_stride = 2 if input_size >= 64 else 1
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, STEM_WIDTH, 3, stem_stride, 1, bias=False),
-            nn.BatchNorm2d(STEM_WIDTH, affine=affine),
+            nn.Conv2d(in_channels, space.stem_width, 3, stem_stride, 1, bias=False),
+            nn.BatchNorm2d(space.stem_width, affine=affine),
             nn.ReLU(inplace=True),
         )
         self.head = nn.Sequential(
-            nn.Conv2d(STAGE_WIDTHS[-1], LAST_WIDTH, 1, bias=False),
-            nn.BatchNorm2d(LAST_WIDTH, affine=affine),
+            nn.Conv2d(space.stage_widths[-1], space.last_width, 1, bias=False),
+            nn.BatchNorm2d(space.last_width, affine=affine),
             nn.ReLU(inplace=True),
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )
-        self.classifier = nn.Linear(LAST_WIDTH, num_classes)
+        self.classifier = nn.Linear(space.last_width, num_classes)
 
 
 class ShuffleNetSupernet(_ShuffleNetBase):
     """The supernet: every op of every choice block at the largest channel scale, affine-free BN. Call
     ``set_path`` (or pass ``path=``) before a forward; only the sampled path's weights get gradients."""
 
-    def __init__(self, in_channels: int, num_classes: int, input_size: int, search_channels: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        input_size: int,
+        search_channels: bool = False,
+        **space: Any,  # ShuffleNetSpace's settings (model.stage_repeats ...); the paper's when left out
+    ) -> None:
         super().__init__()
         self.search_channels = search_channels
-        self.layout = block_layout(input_size)
+        self.space = ShuffleNetSpace.of(space)
+        self.layout = self.space.layout(input_size)
         largest = len(CHANNEL_SCALES) - 1 if search_channels else DEFAULT_SCALE
         self._build_ends(in_channels, num_classes, input_size, affine=False)
         self.blocks = nn.ModuleList(
@@ -215,7 +266,7 @@ class ShuffleNetSupernet(_ShuffleNetBase):
             )
             for cin, cout, stride in self.layout
         )
-        self.path = Path((0,) * NUM_BLOCKS)
+        self.path = Path((0,) * self.space.num_blocks)
         self._compiled_ops: list[list[nn.Module]] | None = None  # a plain list: not registered, not saved
 
     def compile_ops(self) -> None:
@@ -229,6 +280,7 @@ class ShuffleNetSupernet(_ShuffleNetBase):
         self._compiled_ops = [[torch.compile(op, dynamic=False) for op in ops] for ops in self.blocks]
 
     def set_path(self, path: Path) -> None:
+        self.space.check(path)
         if not self.search_channels and any(s != DEFAULT_SCALE for s in path.scales):
             raise ValueError("this supernet was built without channel search: scales must all be 1.0")
         self.path = path
@@ -242,10 +294,8 @@ class ShuffleNetSupernet(_ShuffleNetBase):
         return self.classifier(self.head(x))
 
 
-def resolve_path(path: str | Path | None) -> Path:
-    """A Path, JSON text, a JSON file (as the search writes them) or None (every block shuffle3x3 at 1.0)."""
-    if path is None:
-        return Path((0,) * NUM_BLOCKS)
+def resolve_path(path: str | Path) -> Path:
+    """A Path, JSON text or a JSON file (as the search writes them)."""
     if isinstance(path, Path):
         return path
     text = path
@@ -263,10 +313,15 @@ def resolve_path(path: str | Path | None) -> Path:
 class ShuffleNetOneShot(_ShuffleNetBase):
     """The network of one path, with normal BN, trained from scratch after the search."""
 
-    def __init__(self, in_channels: int, num_classes: int, input_size: int, path: str | Path | None = None) -> None:
+    def __init__(
+        self, in_channels: int, num_classes: int, input_size: int, path: str | Path | None = None, **space: Any
+    ) -> None:
         super().__init__()
-        self.path = resolve_path(path)
-        self.layout = block_layout(input_size)
+        self.space = ShuffleNetSpace.of(space)
+        # no path: every block shuffle3x3 at scale 1.0
+        self.path = resolve_path(path) if path is not None else Path((0,) * self.space.num_blocks)
+        self.space.check(self.path)
+        self.layout = self.space.layout(input_size)
         self._build_ends(in_channels, num_classes, input_size, affine=True)
         self.blocks = nn.ModuleList(
             ChoiceOp(cin, cout, stride, BLOCK_CHOICES[choice], mid_channels(cout, scale), affine=True)

@@ -30,17 +30,25 @@ def plot_search_curve(history: list[dict[str, Any]], path: Path, ylabel: str = "
 
 
 def plot_scatter(
-    points: list[tuple[float, float]], path: Path, xlabel: str, ylabel: str, highlight: tuple[float, float] | None
+    points: list[tuple[float, float]],
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    highlight: tuple[float, float] | None,
+    labels: tuple[str, str] = ("evaluated", "chosen"),
+    title: str | None = None,
 ) -> None:
     """One dot per candidate (e.g. accuracy vs FLOPs), the chosen one marked."""
     figure, axes = plt.subplots(figsize=(8, 5))
     if points:
-        axes.scatter(*zip(*points, strict=True), s=12, alpha=0.5, color="tab:blue", label="evaluated")
+        axes.scatter(*zip(*points, strict=True), s=12, alpha=0.5, color="tab:blue", label=labels[0])
     if highlight is not None:
-        axes.scatter([highlight[0]], [highlight[1]], s=80, marker="*", color="tab:red", label="chosen")
+        axes.scatter([highlight[0]], [highlight[1]], s=80, marker="*", color="tab:red", label=labels[1])
     axes.legend()
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
+    if title:
+        axes.set_title(title)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

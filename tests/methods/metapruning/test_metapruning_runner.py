@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
-from slimkit.methods.metapruning.fidelity import rank_agreement
+from slimkit.search.fidelity import rank_statistics
 
 TINY = [
     "experiment=metapruning_digits",
@@ -72,14 +72,13 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     )
     assert checked.returncode == 0, checked.stderr[-3000:]
     report = json.loads((fidelity / "fidelity" / "flops50.json").read_text())
-    assert len(report["structures"]) == 3 and all(row["flops"] <= report["flops_cap"] for row in report["structures"])
-    rows = report["structures"]
-    agreement = rank_agreement([row["proxy_holdout_acc"] for row in rows], [row["trained_test_acc"] for row in rows])
-    reported = read_results(fidelity)["metrics"]["fidelity/spearman"]
-    assert reported == pytest.approx(agreement["spearman"], nan_ok=True)  # nan when the 1-epoch nets tie
-    assert report["above_uniform"] == sum(
-        row["trained_test_acc"] > report["uniform_trained_test_acc"] for row in report["structures"]
-    )
+    rows = report["architectures"]
+    assert len(rows) == 3 and all(row["flops"] <= report["flops_cap"] for row in rows)
+    agreement = rank_statistics([row["proxy"] for row in rows], [row["trained"] for row in rows], seed=42)
+    metrics = read_results(fidelity)["metrics"]
+    assert metrics["fidelity/spearman"] == pytest.approx(agreement["spearman"]["rho"], nan_ok=True)  # nan: ties
+    assert metrics["fidelity/above_uniform"] == sum(row["trained"] > report["uniform_trained_test_acc"] for row in rows)
+    assert "searched" not in report, "no search in this run: nothing to rank"
     # searched and uniform networks both started from that PruningNet's generated weights
     inherited = tmp_path / "inherited"
     # and the searched one chosen among the search's top 2 by training each (method.select_top)
@@ -108,7 +107,8 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.retrain_seeds=0", "method.retrain_seeds=0 is out of range: must be >= 1"),
         ("method.min_channels=0", "method.min_channels=0 is out of range: must be >= 1"),
         ("method.min_channels=9 method.ratios=[0.5,0.9]", "method.min_channels: no ratio in [0.5, 0.9] keeps"),
-        ("method.stage=fidelity", "method.stage=fidelity needs a trained PruningNet"),
+        ("method.stage=fidelity method.fidelity_samples=3", "method.stage=fidelity needs a trained PruningNet"),
+        ("method.stage=fidelity", "method.stage=fidelity needs method.fidelity_samples >= 3"),
         ("+method.search.populaton_size=4", "method.search.populaton_size is not a setting of"),
         ("method.search.calibration_batches=0", "method.search.calibration_batches=0 is out of range: must be >= 1"),
         ("method.select_top=-1", "method.select_top=-1 is out of range: must be >= 0"),

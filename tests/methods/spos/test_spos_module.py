@@ -14,24 +14,27 @@ from lightning import Trainer
 from slimkit.data import DigitsDataModule
 from slimkit.methods.spos import SupernetModule, path_for_step
 from slimkit.models.shufflenet_costs import build_cost_table
-from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetSpace, ShuffleNetSupernet
 from slimkit.search.weight_sharing import batch_statistics
+
+PAPER = ShuffleNetSpace()  # the paper's 20-block space
+NUM_BLOCKS = PAPER.num_blocks
 
 
 def test_paths_depend_on_seed_and_step_only():
-    assert path_for_step(3, 10) == path_for_step(3, 10)
-    assert len({path_for_step(3, step) for step in range(20)}) == 20
-    assert path_for_step(3, 10) != path_for_step(4, 10)
+    assert path_for_step(3, 10, NUM_BLOCKS) == path_for_step(3, 10, NUM_BLOCKS)
+    assert len({path_for_step(3, step, NUM_BLOCKS) for step in range(20)}) == 20
+    assert path_for_step(3, 10, NUM_BLOCKS) != path_for_step(4, 10, NUM_BLOCKS)
 
 
 def test_rejection_sampling_keeps_paths_in_the_flops_range():
-    costs = build_cost_table(1, 10, 16, search_channels=False)
-    flops = sorted(costs.flops(path_for_step(0, step)) for step in range(200))
+    costs = build_cost_table(1, 10, 16, search_channels=False, space=PAPER)
+    flops = sorted(costs.flops(path_for_step(0, step, NUM_BLOCKS)) for step in range(200))
     low, high = flops[50], flops[150]  # the middle half of the uniform distribution
     for step in range(30):
-        assert low <= costs.flops(path_for_step(1, step, costs=costs, flops_range=(low, high))) <= high
+        assert low <= costs.flops(path_for_step(1, step, NUM_BLOCKS, costs=costs, flops_range=(low, high))) <= high
     with pytest.raises(ValueError, match="widen the range"):
-        path_for_step(1, 0, costs=costs, flops_range=(0, 1))
+        path_for_step(1, 0, NUM_BLOCKS, costs=costs, flops_range=(0, 1))
 
 
 def test_supernet_training_updates_only_the_sampled_ops():
@@ -51,7 +54,7 @@ def test_supernet_training_updates_only_the_sampled_ops():
         accelerator="cpu",
     )
     trainer.fit(module, data)
-    sampled = [path_for_step(7, step).blocks for step in range(3)]
+    sampled = [path_for_step(7, step, NUM_BLOCKS).blocks for step in range(3)]
     for block in range(len(supernet.blocks)):
         used = {path[block] for path in sampled}
         for choice in range(4):
@@ -67,7 +70,7 @@ def test_supernet_training_updates_only_the_sampled_ops():
 def test_supernet_scoring_uses_batch_statistics_and_leaves_the_running_ones():
     torch.manual_seed(0)
     supernet = ShuffleNetSupernet(1, 10, 8).eval()
-    path = Path.sample(random.Random(5))
+    path = Path.sample(random.Random(5), NUM_BLOCKS)
     inputs = torch.randn(16, 1, 8, 8)
     before = {
         name: value.clone() for name, value in supernet.state_dict().items() if "running" in name or "tracked" in name

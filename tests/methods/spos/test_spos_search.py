@@ -10,9 +10,13 @@ import pytest
 import torch
 
 from slimkit.data import DigitsDataModule
+from slimkit.errors import ConfigError
 from slimkit.methods.spos.search import Caps, evaluate_path, run_search
 from slimkit.models.shufflenet_costs import build_cost_table
-from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+from slimkit.models.shufflenet_supernet import Path, ShuffleNetSpace, ShuffleNetSupernet
+
+PAPER = ShuffleNetSpace()  # the paper's 20-block space
+NUM_BLOCKS = PAPER.num_blocks
 
 SETTINGS = dict(
     population_size=6, generations=3, top_k=2, mutation_count=2, mutation_prob=0.1, crossover_count=2, seed=3
@@ -31,14 +35,14 @@ def setup():
     calibration = [batch for batch, _ in zip(data.train_dataloader(), range(2), strict=False)]
     holdout = [batch for batch, _ in zip(data.val_dataloader(), range(2), strict=False)]
     supernet = ShuffleNetSupernet(1, 10, 8).eval()
-    costs = build_cost_table(1, 10, 8, search_channels=False)
-    flops = sorted(costs.flops(Path.sample(random.Random(i))) for i in range(41))
+    costs = build_cost_table(1, 10, 8, search_channels=False, space=PAPER)
+    flops = sorted(costs.flops(Path.sample(random.Random(i), NUM_BLOCKS)) for i in range(41))
     return supernet, costs, Caps(max_flops=flops[20]), calibration, holdout
 
 
 def test_bn_recalibration_makes_an_evaluation_independent_of_the_previous_ones(setup):
     supernet, _, _, calibration, holdout = setup
-    first, other = Path.sample(random.Random(1)), Path.sample(random.Random(2))
+    first, other = Path.sample(random.Random(1), NUM_BLOCKS), Path.sample(random.Random(2), NUM_BLOCKS)
     score = evaluate_path(supernet, first, calibration, holdout)
     evaluate_path(supernet, other, calibration, holdout)
     assert evaluate_path(supernet, first, calibration, holdout) == score
@@ -46,7 +50,7 @@ def test_bn_recalibration_makes_an_evaluation_independent_of_the_previous_ones(s
 
 def test_recalibration_sets_every_used_bn_to_the_plain_average_of_the_calibration_batches(setup):
     supernet, _, _, calibration, holdout = setup
-    path = Path.sample(random.Random(4))
+    path = Path.sample(random.Random(4), NUM_BLOCKS)
     evaluate_path(supernet, path, calibration, holdout)
     stem_bn = supernet.stem[1]
     with torch.no_grad():
@@ -91,3 +95,11 @@ def test_a_search_killed_between_generations_resumes_to_the_same_result(setup, t
     resumed = run_search(evaluate, costs, caps, tmp_path / "resumed.json", **SETTINGS)
     assert resumed.history == whole.history
     assert resumed.best(3) == whole.best(3)
+
+
+def test_a_cap_below_the_cheapest_architecture_is_one_line_before_any_evaluation():
+    costs = build_cost_table(1, 10, 8, search_channels=False, space=PAPER)
+    cheapest = costs.base_flops + sum(min(table.values()) for table in costs.block_flops)
+    Caps(max_flops=cheapest).check_reachable(costs)
+    with pytest.raises(ConfigError, match="method.search.max_flops=.* is below the cheapest architecture"):
+        Caps(max_flops=cheapest - 1).check_reachable(costs)

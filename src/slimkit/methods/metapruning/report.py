@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from slimkit.errors import ConfigError
 from slimkit.methods.metapruning.pruningnet import PruningNet
 from slimkit.methods.metapruning.search import choice_of
 from slimkit.models.channel_spec import layer_widths, network_flops
@@ -37,7 +38,7 @@ def write_search_report(
     best first: rank, held-out score and ``describe``'s fields) and summary metrics."""
     ranked = [(choice_of(net.spec, candidate.values), score) for candidate, score in search.best(top)]
     if not ranked:
-        raise RuntimeError("the search evaluated no candidate")
+        raise ConfigError(f"the search found no structure within {max_flops:.6g} FLOPs: raise method.budgets")
     entries = [
         {"rank": rank, "holdout_acc": score, **describe(net, choice)} for rank, (choice, score) in enumerate(ranked, 1)
     ]

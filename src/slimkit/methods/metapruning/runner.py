@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import torch
-from annotated_types import Ge, MinLen
+from annotated_types import MinLen
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
-from slimkit.methods.metapruning.fidelity import measure_fidelity, sample_structures, undefined_as_null
+from slimkit.methods.metapruning.fidelity import PruningNetFidelity
 from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruned_training import PrunedTraining, describe_accuracy, holdout_accuracy
 from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, conv_precision_for_matmuls
@@ -35,7 +35,7 @@ from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.run_context import RunContext
-from slimkit.search.persistence import write_json_atomic
+from slimkit.search.fidelity import Searched, check_samples, describe_fidelity, fidelity_metrics, measure_fidelity
 from slimkit.search.weight_sharing import Batches, WeightSharingSearchSettings, batches_of
 from slimkit.settings import Count, Fraction, Positive, PositiveInt
 
@@ -65,7 +65,7 @@ class MetaPruningRunner:
         retrain_seeds: PositiveInt,
         init_from_pruningnet: bool,
         uniform_baseline: bool,
-        fidelity_samples: Annotated[int, Ge(3)],  # a rank correlation needs three
+        fidelity_samples: Count,
     ) -> None:
         budgets = list(budgets)
         if pruningnet is not None and not Path(pruningnet).is_file():
@@ -96,6 +96,7 @@ class MetaPruningRunner:
         self.retrain_seeds = retrain_seeds
         self.init_from_pruningnet = init_from_pruningnet
         self.uniform_baseline = uniform_baseline
+        check_samples(stage, fidelity_samples)
         self.fidelity_samples = fidelity_samples
         self.plan = StagePlan(
             [
@@ -103,7 +104,7 @@ class MetaPruningRunner:
                 Stage("search", self._search_budgets, needs=("pruningnet",), produces=("structures",)),
                 Stage("compare", self._compare_budgets, needs=("pruningnet", "structures")),
                 Stage("retrain", self._retrain, needs=("encoding",), in_all=False),
-                Stage("fidelity", self._fidelity_stage, needs=("pruningnet",), in_all=False),
+                Stage("fidelity", self._fidelity_stage, needs=("pruningnet",), in_all=fidelity_samples > 0),
             ],
             stage,
             how={
@@ -159,7 +160,8 @@ class MetaPruningRunner:
         """How well the PruningNet ranks structures under the first budget."""
         tag, max_flops = next(iter(products["budgets"].items()))
         batches = self._batches(stages, products)
-        return self._fidelity(products["training"], products["pruningnet"], batches, max_flops, tag)
+        searched = products.get("structures", {}).get(tag)
+        return self._fidelity(products["training"], products["pruningnet"], batches, max_flops, tag, searched)
 
     def _batches(self, stages: StageRunner, products: Products) -> tuple[Batches, Batches]:
         """The search's calibration and held-out batches, built once per run."""
@@ -266,40 +268,36 @@ class MetaPruningRunner:
         batches: tuple[Batches, Batches],
         max_flops: float,
         tag: str,
+        searched: tuple[int, ...] | None,
     ) -> dict[str, float]:
         """``fidelity_samples`` structures under ``max_flops`` scored as the search scores them and trained as
         pruned networks are (``retrain_seeds`` each; from their generated weights with ``init_from_pruningnet``),
-        with the uniform network of the cap: fidelity/<tag>.json."""
+        with the uniform network of the cap and (after a search in this run) the searched one ranked among them:
+        fidelity/<tag>.json (``slimkit.search.fidelity``)."""
         spec, context = net.spec, training.context
         calibration, holdout = batches
-        structures = sample_structures(net, max_flops, self.fidelity_samples, int(context.cfg.seed))
         net.to(search_device())
-        proxy = {choice: evaluate_choice(net, choice, calibration, holdout) for choice in structures}
-        net.cpu()
 
-        def trained(index: int, choice: tuple[int, ...]) -> float:
-            name = f"fidelity_{tag}_{index}"
+        def trained(name: str, choice: tuple[int, ...]) -> float:
             initial = self._inherited(net, choice, calibration)
             return training.repeated(name, spec, net.encoding(choice), initial)["test/acc"]
 
         _, encoding, initial = self._uniform(net, calibration, max_flops)
-        uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)
-        result = measure_fidelity(net, structures, proxy.__getitem__, trained, uniform["test/acc"])
-        report = {"flops_cap": max_flops, **undefined_as_null(result)}
-        write_json_atomic(context.output_dir / "fidelity" / f"{tag}.json", report)
-        log.info(
-            "fidelity %s: %d structures, Spearman %.3f, Kendall %.3f between held-out score and trained accuracy; "
-            "%d trained above the uniform network (%.4f); the proxy's best trained to %.4f, the best to %.4f",
+        uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)["test/acc"]
+        subject = PruningNetFidelity(net, max_flops, lambda c: evaluate_choice(net, c, calibration, holdout), trained)
+        report = measure_fidelity(
+            subject,
+            self.fidelity_samples,
+            int(context.cfg.seed),
+            context.output_dir / "fidelity",
             tag,
-            len(structures),
-            result["spearman"],
-            result["kendall"],
-            result["above_uniform"],
-            result["uniform_trained_test_acc"],
-            result["proxy_best_trained_test_acc"],
-            result["best_trained_test_acc"],
+            Searched(searched, f"{tag}_searched") if searched is not None else None,
+            extra={"flops_cap": max_flops, "uniform_trained_test_acc": uniform},
+            log=log.info,
         )
-        return {f"fidelity/{name}": float(value) for name, value in result.items() if name != "structures"}
+        above = sum(row["trained"] > uniform for row in report["architectures"])
+        log.info("%s; %d trained above the uniform network (%.4f)", describe_fidelity(report), above, uniform)
+        return fidelity_metrics(report) | {"fidelity/uniform_test_acc": uniform, "fidelity/above_uniform": float(above)}
 
     def _compare(
         self,

@@ -6,6 +6,8 @@
    recalibration on the same training batches, on the same held-out (validation) batches;
 3. the chosen widths against every layer at ``budget_bits`` (the same cost): both from the shared weights
    with recalibrated BN, then both fine-tuned alike for ``finetune_epochs`` at their fixed widths and tested.
+4. with ``fidelity_samples`` > 0 (and fine-tuning): that many random widths under the budget scored and
+   fine-tuned alike, the chosen ones ranked among them (``slimkit.search.fidelity``, ``fidelity/<budget>.json``).
 Outputs: ``search/bits.json`` (the chosen widths per layer, their cost), ``search/top.json``, the curve plot.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import lightning as L
@@ -21,11 +24,13 @@ from annotated_types import MinLen
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory, SchedulerFactory
+from slimkit.methods.spos.bits_fidelity import BitsFidelity
 from slimkit.methods.spos.mixed_precision import BitsSupernetModule, LayerCosts, measure_costs
 from slimkit.methods.stages import StageRunner, prefixed
 from slimkit.quant.quantized_weight import bit_choices, forget_codebooks, quantizable_layers, set_bits
 from slimkit.run_context import RunContext
 from slimkit.search import EvolutionSearch, SearchSpace
+from slimkit.search.fidelity import Searched, describe_fidelity, fidelity_metrics, measure_fidelity
 from slimkit.search.persistence import write_json_atomic
 from slimkit.search.plots import plot_search_curve
 from slimkit.search.weight_sharing import (
@@ -56,6 +61,7 @@ class MixedPrecisionRunner:
         activation_bits: PositiveInt,
         search: WeightSharingSearchSettings,
         finetune_epochs: Count,
+        fidelity_samples: Count,
     ) -> None:
         widths = sorted({int(w) for w in widths})
         if not widths[0] < budget_bits <= widths[-1]:
@@ -69,6 +75,11 @@ class MixedPrecisionRunner:
         self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
         self.search_settings = search
         self.finetune_epochs = finetune_epochs
+        if fidelity_samples and (fidelity_samples < 3 or not finetune_epochs):
+            raise ConfigError(
+                "method.fidelity_samples needs >= 3 architectures and method.finetune_epochs > 0 (how each is trained)"
+            )
+        self.fidelity_samples = fidelity_samples
 
     def run(self, context: RunContext) -> dict[str, float]:
         stages = StageRunner(context)
@@ -108,6 +119,22 @@ class MixedPrecisionRunner:
             metrics[f"{name}/test_acc_shared"] = evaluate(bits, test)
         if self.finetune_epochs > 0:
             metrics |= self._finetune(context, stages, shared, {"mixed": chosen, "uniform": uniform}, seed)
+        if self.fidelity_samples:
+            finetune = self._finetune_one(context, stages, shared, seed)
+            subject = BitsFidelity(self.widths, layers, lambda b: self._cost(costs, b), limit, evaluate, finetune)
+            tag = f"{self.budget}{self.budget_bits}bits"
+            report = measure_fidelity(
+                subject,
+                self.fidelity_samples,
+                seed,
+                context.output_dir / "fidelity",
+                tag,
+                Searched(tuple(chosen), "finetune_mixed"),
+                extra={"budget": self.budget, "limit": limit},
+                log=log.info,
+            )
+            log.info(describe_fidelity(report))
+            metrics |= fidelity_metrics(report)
         metrics["test/acc"] = metrics.get("mixed/test_acc", metrics["mixed/test_acc_shared"])
         log.info(
             "widths %s (cost %d <= %d); uniform %d bits: %s",
@@ -180,14 +207,21 @@ class MixedPrecisionRunner:
         seed: int,
     ) -> dict[str, float]:
         """Each network from the shared weights, trained alike at its fixed widths (STE), then tested."""
-        results = {}
-        for name, bits in networks.items():
+        finetune = self._finetune_one(context, stages, shared, seed)
+        return {f"{name}/test_acc": finetune(f"finetune_{name}", bits) for name, bits in networks.items()}
+
+    def _finetune_one(
+        self, context: RunContext, stages: StageRunner, shared: dict[str, torch.Tensor], seed: int
+    ) -> Callable[[str, list[int]], float]:
+        """``finetune(stage, bits)``: the shared weights fine-tuned at ``bits`` as stage ``stage``, test top-1."""
+
+        def finetune(stage: str, bits: list[int]) -> float:
             L.seed_everything(seed, workers=True)
             module = self._module(context.build_model(), context, seed, fixed_bits=bits)
             module.load_state_dict(shared)
-            tested = stages.fit(f"finetune_{name}", module, self.finetune_epochs)
-            results[f"{name}/test_acc"] = tested["test/acc"]
-        return results
+            return stages.fit(stage, module, self.finetune_epochs)["test/acc"]
+
+        return finetune
 
 
 class _ExactCodebooks:

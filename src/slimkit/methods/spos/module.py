@@ -20,6 +20,7 @@ MAX_DRAWS = 1000  # rejection sampling gives up (with a clear error) after this 
 def path_for_step(
     seed: int,
     step: int,
+    num_blocks: int,
     search_blocks: bool = True,
     search_channels: bool = False,
     costs: CostTable | None = None,
@@ -28,7 +29,7 @@ def path_for_step(
     """The path of training step ``step``: uniform, redrawn until its FLOPs fall in ``flops_range``."""
     rng = random.Random(seed * 1_000_003 + step)
     for _ in range(MAX_DRAWS):
-        path = Path.sample(rng, search_channels=search_channels, search_blocks=search_blocks)
+        path = Path.sample(rng, num_blocks, search_channels=search_channels, search_blocks=search_blocks)
         if flops_range is None or costs is None or flops_range[0] <= costs.flops(path) <= flops_range[1]:
             return path
     raise ValueError(f"no path with FLOPs in {flops_range} after {MAX_DRAWS} draws: widen the range")
@@ -54,7 +55,13 @@ class SupernetModule(WeightSharingModule):
 
     def structure(self, step: int) -> Path:
         return path_for_step(
-            self.seed, step, self.search_blocks, self.model.search_channels, self.costs, self.flops_range
+            self.seed,
+            step,
+            self.model.space.num_blocks,
+            self.search_blocks,
+            self.model.search_channels,
+            self.costs,
+            self.flops_range,
         )
 
     def use(self, structure: Path) -> None:

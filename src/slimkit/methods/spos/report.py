@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path as FilePath
 
+from slimkit.errors import ConfigError
 from slimkit.methods.spos.search import Caps, candidate_path
 from slimkit.models.shufflenet_costs import CostTable
 from slimkit.models.shufflenet_supernet import Path
@@ -20,7 +21,7 @@ def write_search_report(
     """Write top.json, best.json, curve.png and scatter.png; the best path and its summary metrics."""
     ranked = [(candidate_path(candidate.values), score) for candidate, score in search.best(top)]
     if not ranked:
-        raise RuntimeError("the search evaluated no candidate")
+        raise ConfigError("the search found no architecture within the caps together: loosen method.search.max_*")
     write_json_atomic(
         folder / "top.json", [_entry(rank, path, score, costs, caps) for rank, (path, score) in enumerate(ranked, 1)]
     )

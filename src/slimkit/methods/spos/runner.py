@@ -8,13 +8,15 @@ Stages (``stage``: supernet, search, retrain, or all three), each resumable:
    data's validation split, carved from the training set); resumable per generation; ``search/top.json``,
    ``search/best.json``, ``search/curve.png``, ``search/scatter.png``;
 3. ``retrain``: the best architecture (or ``architecture=<json>``) as a standalone network with normal BN,
-   trained from scratch; ``random_baseline=N`` retrains N random architectures under the same caps alike.
+   trained from scratch;
+4. ``fidelity`` (in ``all`` when ``fidelity_samples`` > 0): that many random architectures under the same caps
+   scored with the supernet's weights and retrained alike: rank agreement and the searched architecture's
+   percentile (``slimkit.search.fidelity``), ``fidelity/<tag>.json``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from pathlib import Path as FilePath
 from typing import Literal
 
@@ -23,14 +25,23 @@ import torch
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
+from slimkit.methods.spos.fidelity import SposFidelity
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
 from slimkit.methods.spos.search import Caps, SposSearchSettings, evaluate_path, run_search
 from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
-from slimkit.models.shufflenet_costs import CostTable, build_cost_table, build_latency_table
-from slimkit.models.shufflenet_supernet import Path, ShuffleNetOneShot, ShuffleNetSupernet, resolve_path
+from slimkit.models.shufflenet_costs import CostTable, LatencyTable, build_cost_table, build_latency_table
+from slimkit.models.shufflenet_supernet import (
+    Path,
+    ShuffleNetOneShot,
+    ShuffleNetSpace,
+    ShuffleNetSupernet,
+    resolve_path,
+)
 from slimkit.run_context import RunContext
-from slimkit.search.weight_sharing import batches_of
+from slimkit.search.fidelity import Searched, describe_fidelity, fidelity_metrics, measure_fidelity
+from slimkit.search.persistence import read_json, write_json_atomic
+from slimkit.search.weight_sharing import Batches, batches_of
 from slimkit.settings import Count, Fraction
 
 log = logging.getLogger(__name__)
@@ -43,7 +54,7 @@ class SposRunner:
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        stage: Literal["supernet", "search", "retrain", "all"],
+        stage: Literal["supernet", "search", "retrain", "fidelity", "all"],
         space: Literal["block", "channel", "joint"],
         label_smoothing: Fraction,
         supernet_epochs: Count,
@@ -52,14 +63,14 @@ class SposRunner:
         search: SposSearchSettings,
         architecture: str | None,
         retrain_epochs: Count,
-        random_baseline: Count,
+        fidelity_samples: Count,
         compile: bool,
     ) -> None:
         if flops_range is not None and (len(flops_range) != 2 or flops_range[0] > flops_range[1]):
             raise ConfigError(f"method.flops_range must be [min, max], got {flops_range}")
         if supernet is not None and not FilePath(supernet).is_file():
             raise ConfigError(f"method.supernet={supernet} is not a file (a stages/supernet.pt of an spos run)")
-        try:  # read now: a bad file is one line before the run starts
+        try:  # read now: a bad file is one line before the run starts (its length is checked against the space)
             self.architecture = resolve_path(architecture) if architecture is not None else None
         except ValueError as error:
             raise ConfigError(f"method.architecture: {error}") from None
@@ -72,13 +83,18 @@ class SposRunner:
         self.supernet_file = supernet
         self.search_settings = search
         self.retrain_epochs = retrain_epochs
-        self.random_baseline = random_baseline
+        if stage == "fidelity" and fidelity_samples < 3:
+            raise ConfigError(
+                "method.stage=fidelity needs method.fidelity_samples >= 3 (a rank correlation needs three)"
+            )
+        self.fidelity_samples = fidelity_samples
         self.compile = compile
         self.plan = StagePlan(
             [
                 Stage("supernet", self._supernet, produces=("supernet",), reusable=True, prefix=True),
                 Stage("search", self._search, needs=("supernet",), produces=("architecture",)),
                 Stage("retrain", self._retrain_best, needs=("architecture",)),
+                Stage("fidelity", self._fidelity, needs=("supernet",), in_all=fidelity_samples > 0),
             ],
             stage,
             how={
@@ -91,21 +107,37 @@ class SposRunner:
     def run(self, context: RunContext) -> dict[str, float]:
         channels, size, _ = context.datamodule.input_shape
         classes = context.datamodule.num_classes
-        costs = build_cost_table(channels, classes, size, self.search_channels)
-        products = {"costs": costs, "caps": self._caps(channels, classes, size)}
+        try:
+            space = ShuffleNetSpace.of(context.cfg.model)
+            if self.architecture is not None:
+                space.check(self.architecture)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        self.space = space
+        costs = build_cost_table(channels, classes, size, self.search_channels, space)
+        products = {"costs": costs, "caps": self._caps(channels, classes, size, costs, context.output_dir)}
         if self.architecture is not None:
             products["architecture"] = self.architecture
         return self.plan.run(StageRunner(context), products)
 
-    def _caps(self, channels: int, classes: int, size: int) -> Caps:
+    def _caps(self, channels: int, classes: int, size: int, costs: CostTable, output_dir: FilePath) -> Caps:
         settings = self.search_settings
         latency = None
-        if settings.max_latency_ms is not None:
+        if settings.max_latency_ms is not None and settings.latency_table is not None:
+            try:
+                latency = LatencyTable.from_json(read_json(settings.latency_table), costs)
+            except (OSError, ValueError) as error:
+                raise ConfigError(f"method.search.latency_table={settings.latency_table}: {error}") from None
+            log.info(
+                "latency table of %s at batch %d from %s", latency.device, latency.batch_size, settings.latency_table
+            )
+        elif settings.max_latency_ms is not None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
             latency = build_latency_table(
-                channels, classes, size, self.search_channels, device, settings.latency_batch_size
+                channels, classes, size, self.search_channels, self.space, device, settings.latency_batch_size
             )
-            log.info("latency table measured on %s at batch %d", device, settings.latency_batch_size)
+            write_json_atomic(output_dir / "search" / "latency_table.json", latency.to_json())
+            log.info("latency table measured on %s at batch %d: search/latency_table.json", device, latency.batch_size)
         return Caps(settings.max_flops, settings.max_params, settings.max_latency_ms, latency)
 
     def _supernet(self, stages: StageRunner, products: Products) -> dict[str, float]:
@@ -138,16 +170,9 @@ class SposRunner:
         context, costs, caps = stages.context, products["costs"], products["caps"]
         settings = self.search_settings
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        caps.check_reachable(costs)
         supernet: ShuffleNetSupernet = products["supernet"].model.to(device)
-        data = context.datamodule
-        data.setup("fit")
-        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
-        holdout = batches_of(data.val_dataloader(), settings.holdout_batches, device)
-        log.info(
-            "search: BN recalibration on %d training batches, scored on %d held-out batches",
-            len(calibration),
-            len(holdout),
-        )
+        calibration, holdout = self._batches(context, products, device)
         search_dir = context.output_dir / "search"
         search_dir.mkdir(parents=True, exist_ok=True)
         search = run_search(
@@ -164,13 +189,55 @@ class SposRunner:
         products["architecture"], summary = write_search_report(search, costs, caps, search_dir, settings.top)
         return summary
 
+    def _batches(self, context: RunContext, products: Products, device: torch.device) -> tuple[Batches, Batches]:
+        """The training batches every candidate's BN is recalibrated on and the held-out ones it is scored on,
+        built once per run (the search and the fidelity stage score alike)."""
+        if "batches" not in products:
+            settings, data = self.search_settings, context.datamodule
+            data.setup("fit")
+            calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
+            holdout = batches_of(data.val_dataloader(), settings.holdout_batches, device)
+            log.info(
+                "candidates: BN recalibration on %d training batches, scored on %d held-out batches",
+                len(calibration),
+                len(holdout),
+            )
+            products["batches"] = calibration, holdout
+        return products["batches"]
+
     def _retrain_best(self, stages: StageRunner, products: Products) -> dict[str, float]:
-        """The architecture (searched or given) retrained and, with ``random_baseline``, random ones alike."""
-        costs = products["costs"]
-        metrics = self._retrain(stages.context, stages, "retrain", products["architecture"], costs)
-        if self.random_baseline:
-            metrics |= self._random_baseline(stages.context, stages, costs, products["caps"], metrics["test/acc"])
-        return metrics
+        """The architecture (searched or given) retrained from scratch."""
+        return self._retrain(stages.context, stages, "retrain", products["architecture"], products["costs"])
+
+    def _fidelity(self, stages: StageRunner, products: Products) -> dict[str, float]:
+        """``fidelity_samples`` random architectures under the caps scored with the supernet and retrained alike;
+        the searched (or given) architecture, when there is one, ranked among them."""
+        context, costs = stages.context, products["costs"]
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        calibration, holdout = self._batches(context, products, device)
+        subject = SposFidelity(
+            products["supernet"].model.to(device),
+            costs,
+            products["caps"],
+            calibration,
+            holdout,
+            lambda name, path: self._retrain(context, stages, name, path, costs)["test/acc"],
+            self.search_blocks,
+            self.search_channels,
+        )
+        searched = Searched(products["architecture"], "retrain") if "architecture" in products else None
+        tag = _caps_tag(products["caps"])
+        report = measure_fidelity(
+            subject,
+            self.fidelity_samples,
+            int(context.cfg.seed),
+            context.output_dir / "fidelity",
+            tag,
+            searched,
+            log=log.info,
+        )
+        log.info(describe_fidelity(report))
+        return fidelity_metrics(report)
 
     def _retrain(
         self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable
@@ -178,41 +245,24 @@ class SposRunner:
         """Train ``path`` from scratch with normal BN; every retrain starts from the same seed (alike)."""
         L.seed_everything(int(context.cfg.seed), workers=True)
         channels, size, _ = context.datamodule.input_shape
-        network = ShuffleNetOneShot(channels, context.datamodule.num_classes, size, path)
+        network = ShuffleNetOneShot(channels, context.datamodule.num_classes, size, path, **vars(self.space))
         module = LinearDecayModule(network, context.datamodule.num_classes, self.optimizer, None, self.label_smoothing)
         log.info("%s: %s (%.2f MFLOPs)", name, path.to_json(), costs.flops(path) / 1e6)
         metrics = stages.fit(name, module, self.retrain_epochs)
         return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
-
-    def _random_baseline(
-        self, context: RunContext, stages: StageRunner, costs: CostTable, caps: Caps, searched: float
-    ) -> dict[str, float]:
-        rng = random.Random(int(context.cfg.seed) + 1)
-        accuracies = []
-        for index in range(self.random_baseline):
-            path = _feasible_random_path(rng, caps, costs, self.search_blocks, self.search_channels)
-            accuracies.append(self._retrain(context, stages, f"random{index}", path, costs)["test/acc"])
-        mean = sum(accuracies) / len(accuracies)
-        std = (sum((acc - mean) ** 2 for acc in accuracies) / len(accuracies)) ** 0.5
-        log.info("searched architecture %.4f vs %d random ones %.4f +- %.4f", searched, len(accuracies), mean, std)
-        return {
-            "random/mean_test_acc": mean,
-            "random/std_test_acc": std,
-            "random/max_test_acc": max(accuracies),
-            "random/count": float(len(accuracies)),
-            "searched_minus_random_mean": searched - mean,
-        }
 
 
 def _is_ddp(context: RunContext) -> bool:
     return str(context.cfg.trainer.get("strategy", "")).startswith("ddp")
 
 
-def _feasible_random_path(
-    rng: random.Random, caps: Caps, costs: CostTable, search_blocks: bool, search_channels: bool, draws: int = 10_000
-) -> Path:
-    for _ in range(draws):
-        path = Path.sample(rng, search_channels=search_channels, search_blocks=search_blocks)
-        if caps.allows(costs, path):
-            return path
-    raise ConfigError(f"no random architecture within the caps after {draws} draws: loosen method.search.max_*")
+def _caps_tag(caps: Caps) -> str:
+    """The fidelity report's name: its caps (``flops1.14M``, ``flops1.14M_params90k``), or ``uncapped``."""
+    parts = []
+    if caps.max_flops is not None:
+        parts.append(f"flops{caps.max_flops / 1e6:.3g}M")
+    if caps.max_params is not None:
+        parts.append(f"params{caps.max_params / 1e3:.3g}k")
+    if caps.max_latency_ms is not None:
+        parts.append(f"latency{caps.max_latency_ms:.3g}ms")
+    return "_".join(parts) or "uncapped"

@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from slimkit.errors import ConfigError
 from slimkit.models.shufflenet_costs import CostTable, LatencyTable
-from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, NUM_BLOCKS, Path
+from slimkit.models.shufflenet_supernet import BLOCK_CHOICES, CHANNEL_SCALES, DEFAULT_SCALE, Path
 from slimkit.search import EvolutionSearch, SearchSpace
 from slimkit.search.weight_sharing import (
     Batches,
@@ -30,21 +31,20 @@ from slimkit.search.weight_sharing import (
 from slimkit.settings import Positive, PositiveInt
 
 
-def path_space(search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
-    """Genes ``block0..block19`` (op indices) and ``scale0..scale19`` (channel-scale indices); a gene that is
-    not searched has its one default value."""
+def path_space(num_blocks: int, search_blocks: bool = True, search_channels: bool = False) -> SearchSpace:
+    """Genes ``block0..block<n-1>`` (op indices) and ``scale0..scale<n-1>`` (channel-scale indices); a gene
+    that is not searched has its one default value."""
     genes: dict[str, list[int]] = {}
-    for block in range(NUM_BLOCKS):
+    for block in range(num_blocks):
         genes[f"block{block}"] = list(range(len(BLOCK_CHOICES))) if search_blocks else [0]
-    for block in range(NUM_BLOCKS):
+    for block in range(num_blocks):
         genes[f"scale{block}"] = list(range(len(CHANNEL_SCALES))) if search_channels else [DEFAULT_SCALE]
     return SearchSpace(genes)
 
 
 def candidate_path(values: dict[str, Any]) -> Path:
-    return Path(
-        tuple(values[f"block{b}"] for b in range(NUM_BLOCKS)), tuple(values[f"scale{b}"] for b in range(NUM_BLOCKS))
-    )
+    blocks = range(sum(name.startswith("block") for name in values))
+    return Path(tuple(values[f"block{b}"] for b in blocks), tuple(values[f"scale{b}"] for b in blocks))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +57,7 @@ class SposSearchSettings(WeightSharingSearchSettings):
     max_params: Positive | None
     max_latency_ms: Positive | None
     latency_batch_size: PositiveInt
+    latency_table: str | None  # a table saved by an earlier search (search/latency_table.json) instead of timing
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,27 @@ class Caps:
     def __post_init__(self) -> None:
         if self.max_latency_ms is not None and self.latency is None:
             raise ValueError("a latency cap needs a latency table")
+
+    def check_reachable(self, costs: CostTable) -> None:
+        """One clear line when a cap is below the cheapest architecture of the space (each cap alone: the
+        cheapest path by FLOPs need not be the cheapest by parameters or latency)."""
+        tables = {
+            "max_flops": (costs.base_flops, costs.block_flops),
+            "max_params": (costs.base_params, costs.block_params),
+        }
+        if self.latency is not None:
+            tables["max_latency_ms"] = (self.latency.base_ms, self.latency.block_ms)
+        for name, (base, blocks) in tables.items():
+            cap = getattr(self, name)
+            # the searched (op, scale) keys of each block are the cost table's
+            cheapest = base + sum(
+                min(t[key] for key in keys) for t, keys in zip(blocks, costs.block_flops, strict=True)
+            )
+            if cap is not None and cap < cheapest:
+                raise ConfigError(
+                    f"method.search.{name}={cap:.6g} is below the cheapest architecture of this space "
+                    f"({cheapest:.6g}): no architecture meets it"
+                )
 
     def allows(self, costs: CostTable, path: Path) -> bool:
         return (
@@ -111,5 +133,5 @@ def run_search(
     def score(values: dict[str, Any]) -> float:
         return evaluate(candidate_path(values))
 
-    space = path_space(search_blocks, search_channels)
+    space = path_space(len(costs.block_flops), search_blocks, search_channels)
     return run_evolution(space, score, feasible, state_file, on_generation, progress, **settings)

@@ -1,0 +1,233 @@
+"""How far a weight-sharing search's proxy can be trusted (``method.stage=fidelity`` of spos, spos_bits and
+metapruning): architectures drawn uniformly under the search's caps are scored as the search scores them
+(shared weights, BN recalibrated, the fixed held-out split) and trained as the method trains its result; the
+rank agreement of the two (Kendall's tau and Spearman's rho, with p-values and bootstrap intervals) says
+whether the search's choice means anything, and the searched architecture's trained accuracy as a percentile
+of the random ones says whether it paid off.
+
+Resumable per architecture: every score and every training is saved in ``<tag>.state.json`` as soon as it
+is known, so a killed measurement continues where it stopped (the method's trainings are resumable stages
+too) and ends with the report an uninterrupted one writes. Torch-free: the method supplies the subject.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from slimkit.errors import ConfigError
+from slimkit.search.persistence import read_json, write_json_atomic
+
+BOOTSTRAP_RESAMPLES = 2000
+
+
+class FidelitySubject(Protocol):
+    """What a method supplies: how to draw, describe, score and train its architectures."""
+
+    def sample(self, count: int, seed: int) -> list[Any]:
+        """``count`` distinct architectures drawn uniformly under the search's caps (the same ones for a seed)."""
+        ...
+
+    def describe(self, architecture: Any) -> dict[str, Any]:
+        """The architecture and its costs as JSON values (what the report lists)."""
+        ...
+
+    def proxy(self, architecture: Any) -> float:
+        """The search's score of the architecture (shared weights)."""
+        ...
+
+    def trained(self, name: str, architecture: Any) -> float:
+        """Test accuracy of the architecture trained as the method trains its result, as stage ``name``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Searched:
+    """The architecture a search chose, marked in the report and ranked among the random ones; ``stage`` is
+    the name its training already has in the run (e.g. ``retrain``), so it is not trained twice."""
+
+    architecture: Any
+    stage: str
+
+
+def measure_fidelity(
+    subject: FidelitySubject,
+    count: int,
+    seed: int,
+    directory: str | Path,
+    tag: str,
+    searched: Searched | None = None,
+    extra: Mapping[str, Any] | None = None,
+    log: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """Score and train ``count`` random architectures (and ``searched``), write ``<directory>/<tag>.json``
+    (rank agreement, the rows, ``extra``) and ``<tag>.png`` (proxy vs trained, the searched one marked)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    architectures = subject.sample(count, seed)
+    state_file = directory / f"{tag}.state.json"
+    rows = _resumed_rows(state_file, [subject.describe(a) for a in architectures])
+    for row, architecture in zip(rows, architectures, strict=True):
+        if row["proxy"] is None:
+            row["proxy"] = subject.proxy(architecture)
+            write_json_atomic(state_file, {"rows": rows})
+    for index, (row, architecture) in enumerate(zip(rows, architectures, strict=True)):
+        if row["trained"] is None:
+            row["trained"] = subject.trained(f"fidelity_{tag}_{index}", architecture)
+            write_json_atomic(state_file, {"rows": rows})
+            log(f"fidelity {tag}: {index + 1}/{len(rows)} trained ({row['trained']:.4f}, proxy {row['proxy']:.4f})")
+    report: dict[str, Any] = {"tag": tag, "count": len(rows), "seed": seed}
+    proxies, trained = [row["proxy"] for row in rows], [row["trained"] for row in rows]
+    report |= rank_statistics(proxies, trained, seed)
+    report["random"] = summary(trained)
+    if searched is not None:
+        chosen = {
+            **subject.describe(searched.architecture),
+            "proxy": subject.proxy(searched.architecture),
+            "trained": subject.trained(searched.stage, searched.architecture),
+        }
+        chosen["percentile"] = percentile_of(chosen["trained"], trained)
+        report["searched"] = chosen
+    report |= dict(extra or {})
+    report["architectures"] = rows
+    report = _nan_as_null(report)
+    write_json_atomic(directory / f"{tag}.json", report)
+    _plot(rows, report.get("searched"), directory / f"{tag}.png", tag)
+    return report
+
+
+def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows saved by an earlier (killed) measurement of the same architectures, or fresh ones."""
+    if state_file.exists():
+        rows = read_json(state_file)["rows"]
+        if [{k: v for k, v in row.items() if k not in ("proxy", "trained")} for row in rows] != described:
+            raise ConfigError(
+                f"{state_file} measured other architectures (another seed, cap or count); delete it or use a new "
+                "output folder"
+            )
+        return rows
+    return [{**description, "proxy": None, "trained": None} for description in described]
+
+
+def check_samples(stage: str, samples: int) -> None:
+    """``method.stage=fidelity`` needs ``method.fidelity_samples`` >= 3: a rank correlation needs three."""
+    if stage == "fidelity" and samples < 3:
+        raise ConfigError(
+            f"method.stage=fidelity needs method.fidelity_samples >= 3 (a rank correlation needs three), got {samples}"
+        )
+
+
+def rank_statistics(proxy: list[float], trained: list[float], seed: int) -> dict[str, Any]:
+    """Kendall's tau and Spearman's rho between the proxy scores and the trained accuracies, each with its
+    two-sided p-value and a 95% percentile-bootstrap interval (pairs resampled; NaN where undefined, e.g.
+    all ties)."""
+    import numpy as np
+    from scipy import stats
+
+    def both(x: Any, y: Any) -> tuple[float, float, float, float]:
+        kendall, spearman = stats.kendalltau(x, y), stats.spearmanr(x, y)
+        return kendall.statistic, kendall.pvalue, spearman.statistic, spearman.pvalue
+
+    x, y = np.asarray(proxy, dtype=float), np.asarray(trained, dtype=float)
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():  # a resample (or the data) of all ties is undefined: NaN, said in the report
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        tau, tau_p, rho, rho_p = both(x, y)
+        draws = [both(x[i], y[i]) for i in (rng.integers(0, len(x), len(x)) for _ in range(BOOTSTRAP_RESAMPLES))]
+    taus = np.array([draw[0] for draw in draws], dtype=float)
+    rhos = np.array([draw[2] for draw in draws], dtype=float)
+
+    def interval(values: Any) -> list[float]:
+        values = values[~np.isnan(values)]
+        return [float(v) for v in np.percentile(values, [2.5, 97.5])] if len(values) else [math.nan, math.nan]
+
+    return {
+        "kendall": {"tau": float(tau), "p": float(tau_p), "ci95": interval(taus)},
+        "spearman": {"rho": float(rho), "p": float(rho_p), "ci95": interval(rhos)},
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    mean = sum(values) / len(values)
+    return {
+        "mean": mean,
+        "std": (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5,
+        "max": max(values),
+        "min": min(values),
+    }
+
+
+def percentile_of(value: float, population: list[float]) -> float:
+    """The share of ``population`` below ``value``, ties counted half (0-100)."""
+    below = sum(other < value for other in population)
+    ties = sum(other == value for other in population)
+    return 100.0 * (below + 0.5 * ties) / len(population)
+
+
+def fidelity_metrics(report: Mapping[str, Any]) -> dict[str, float]:
+    """The report's figures as run metrics (``fidelity/kendall`` ...; NaN where undefined)."""
+
+    def number(value: Any) -> float:
+        return math.nan if value is None else float(value)
+
+    metrics = {
+        "fidelity/kendall": number(report["kendall"]["tau"]),
+        "fidelity/kendall_p": number(report["kendall"]["p"]),
+        "fidelity/spearman": number(report["spearman"]["rho"]),
+        "fidelity/spearman_p": number(report["spearman"]["p"]),
+        "fidelity/random_mean_test_acc": number(report["random"]["mean"]),
+        "fidelity/random_max_test_acc": number(report["random"]["max"]),
+    }
+    if "searched" in report:
+        metrics["fidelity/searched_test_acc"] = number(report["searched"]["trained"])
+        metrics["fidelity/searched_percentile"] = number(report["searched"]["percentile"])
+    return metrics
+
+
+def describe_fidelity(report: Mapping[str, Any]) -> str:
+    """One log line: the rank agreement and where the searched architecture landed."""
+    kendall, spearman, random = report["kendall"], report["spearman"], report["random"]
+    line = (
+        f"fidelity {report['tag']}: {report['count']} architectures, Kendall tau {_fmt(kendall['tau'])} "
+        f"(p {_fmt(kendall['p'], '.2g')}, 95% CI {_fmt(kendall['ci95'][0])}..{_fmt(kendall['ci95'][1])}), "
+        f"Spearman rho {_fmt(spearman['rho'])} (p {_fmt(spearman['p'], '.2g')}); "
+        f"trained: random {random['mean']:.4f} +- {random['std']:.4f} (max {random['max']:.4f})"
+    )
+    if "searched" in report:
+        searched = report["searched"]
+        line += f", searched {searched['trained']:.4f} (percentile {searched['percentile']:.1f})"
+    return line
+
+
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "undefined" if value is None else format(value, spec)
+
+
+def _nan_as_null(value: Any) -> Any:
+    """JSON has no NaN: undefined figures (a rank correlation of all ties) are written as null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_as_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_as_null(item) for item in value]
+    return value
+
+
+def _plot(rows: list[dict[str, Any]], searched: dict[str, Any] | None, path: Path, tag: str) -> None:
+    from slimkit.search.plots import plot_scatter
+
+    highlight = (searched["proxy"], searched["trained"]) if searched else None
+    plot_scatter(
+        [(row["proxy"], row["trained"]) for row in rows],
+        path,
+        "proxy: held-out accuracy with shared weights",
+        "trained from scratch: test accuracy",
+        highlight,
+        labels=("random architectures", "searched"),
+        title=f"Fidelity {tag}",
+    )

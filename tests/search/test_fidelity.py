@@ -1,0 +1,103 @@
+"""The shared fidelity measurement: rank statistics with p-values and bootstrap intervals, the searched
+architecture's percentile, the report and plot, and a measurement killed midway that continues to the report
+an uninterrupted one writes."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from scipy import stats
+
+from slimkit.errors import ConfigError
+from slimkit.search.fidelity import (
+    Searched,
+    check_samples,
+    fidelity_metrics,
+    measure_fidelity,
+    percentile_of,
+    rank_statistics,
+)
+
+
+class Killed(Exception):
+    pass
+
+
+class Arithmetic:
+    """Architectures are integers; the proxy is a noisy version of the trained accuracy, so the ranks agree
+    well but not perfectly. ``kill_after`` trainings, it raises (a killed process)."""
+
+    def __init__(self, kill_after: int | None = None) -> None:
+        self.kill_after = kill_after
+        self.trainings: list[str] = []
+
+    def sample(self, count: int, seed: int) -> list[int]:
+        return random.Random(seed).sample(range(1000), count)
+
+    def describe(self, architecture: int) -> dict[str, int]:
+        return {"architecture": architecture, "flops": 10 * architecture}
+
+    def proxy(self, architecture: int) -> float:
+        return architecture / 1000 + random.Random(architecture).uniform(0, 0.3)
+
+    def trained(self, name: str, architecture: int) -> float:
+        if self.kill_after is not None and len(self.trainings) == self.kill_after:
+            raise Killed
+        self.trainings.append(name)
+        return architecture / 1000
+
+
+def test_rank_statistics_are_scipys_with_bootstrap_intervals_around_them():
+    rng = random.Random(0)
+    proxy = [rng.random() for _ in range(24)]
+    trained = [p + rng.gauss(0, 0.2) for p in proxy]
+    result = rank_statistics(proxy, trained, seed=1)
+    kendall, spearman = stats.kendalltau(proxy, trained), stats.spearmanr(proxy, trained)
+    assert result["kendall"]["tau"] == pytest.approx(kendall.statistic)
+    assert result["kendall"]["p"] == pytest.approx(kendall.pvalue)
+    assert result["spearman"]["rho"] == pytest.approx(spearman.statistic)
+    low, high = result["kendall"]["ci95"]
+    assert low < result["kendall"]["tau"] < high <= 1.0
+    assert result == rank_statistics(proxy, trained, seed=1), "the bootstrap is seeded"
+    tied = rank_statistics([0.1, 0.5, 0.3], [0.8, 0.8, 0.8], seed=1)  # all ties: undefined, not an error
+    assert tied["kendall"]["tau"] != tied["kendall"]["tau"]  # NaN
+
+
+def test_percentile_counts_ties_half():
+    assert percentile_of(0.9, [0.1, 0.2, 0.3, 0.4]) == 100.0
+    assert percentile_of(0.1, [0.1, 0.2, 0.3, 0.4]) == 12.5
+    assert percentile_of(0.0, [0.1, 0.2]) == 0.0
+
+
+def test_the_report_ranks_the_searched_architecture_and_plots(tmp_path):
+    subject = Arithmetic()
+    report = measure_fidelity(subject, 12, 3, tmp_path, "cap", Searched(999, "retrain"), extra={"flops_cap": 1e4})
+    written = json.loads((tmp_path / "cap.json").read_text())
+    assert written == report and report["count"] == 12 and report["flops_cap"] == 1e4
+    assert report["kendall"]["tau"] > 0.4 and report["kendall"]["p"] < 0.05
+    assert report["searched"]["percentile"] == 100.0 and report["searched"]["flops"] == 9990
+    assert subject.trainings[-1] == "retrain" and subject.trainings[0] == "fidelity_cap_0"
+    assert (tmp_path / "cap.png").read_bytes()[:4] == b"\x89PNG"
+    metrics = fidelity_metrics(report)
+    assert metrics["fidelity/kendall"] == report["kendall"]["tau"] and metrics["fidelity/searched_percentile"] == 100
+
+
+def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_path):
+    whole = measure_fidelity(Arithmetic(), 8, 5, tmp_path / "whole", "cap")
+    killed = Arithmetic(kill_after=3)
+    with pytest.raises(Killed):
+        measure_fidelity(killed, 8, 5, tmp_path / "killed", "cap")
+    rerun = Arithmetic()
+    assert measure_fidelity(rerun, 8, 5, tmp_path / "killed", "cap") == whole
+    assert rerun.trainings == [f"fidelity_cap_{index}" for index in range(3, 8)], "the first three were kept"
+    with pytest.raises(ConfigError, match="measured other architectures"):
+        measure_fidelity(Arithmetic(), 8, 6, tmp_path / "killed", "cap")  # another seed, same folder
+
+
+def test_the_fidelity_stage_needs_three_samples():
+    check_samples("fidelity", 3)
+    check_samples("all", 0)
+    with pytest.raises(ConfigError, match="needs method.fidelity_samples >= 3"):
+        check_samples("fidelity", 2)
