@@ -48,6 +48,8 @@ def test_a_smaller_space_builds_a_shallower_supernet_and_its_costs():
         supernet.set_path(Path((0,) * 20))
     with pytest.raises(ValueError, match="one entry per stage"):
         ShuffleNetSpace(stage_repeats=(1, 1), stage_widths=(8,))
+    with pytest.raises(ValueError, match="must grow from model.stem_width"):
+        ShuffleNetSpace(stage_repeats=(1, 1, 1, 1), stage_widths=(8, 16, 32, 64))  # stem 16: block 0 adds nothing
 
 
 def test_only_the_sampled_path_gets_gradients():

@@ -14,6 +14,7 @@ from slimkit.errors import ConfigError
 from slimkit.search.fidelity import (
     Searched,
     check_samples,
+    distinct_feasible,
     fidelity_metrics,
     measure_fidelity,
     percentile_of,
@@ -101,3 +102,11 @@ def test_the_fidelity_stage_needs_three_samples():
     check_samples("all", 0)
     with pytest.raises(ConfigError, match="needs method.fidelity_samples >= 3"):
         check_samples("fidelity", 2)
+
+
+def test_draws_are_distinct_and_allowed_and_too_few_is_one_line():
+    rng = random.Random(0)
+    drawn = distinct_feasible(lambda: rng.randrange(10), lambda n: n % 2 == 0, 5, "loosen the cap")
+    assert sorted(drawn) == [0, 2, 4, 6, 8]
+    with pytest.raises(ConfigError, match="only 5 distinct architectures within the caps .* loosen the cap"):
+        distinct_feasible(lambda: rng.randrange(10), lambda n: n % 2 == 0, 6, "loosen the cap")

@@ -3,6 +3,7 @@ MetaPruning recipe (linear decay), and over weight-sharing networks."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import lightning as L
@@ -12,6 +13,8 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from slimkit.search.weight_sharing import batch_statistics
+
+log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -96,6 +99,16 @@ class WeightSharingModule(LinearDecayModule):
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         self.use(self.structure(self.global_step))
         return super().training_step(batch, batch_idx)
+
+    def on_train_epoch_end(self) -> None:
+        """The sampled structures' training accuracy per epoch in the log: whether a weight-sharing network
+        trains at all (with no progress bar, ProgressLog's epoch line says it already)."""
+        trainer = self.trainer
+        accuracy = trainer.callback_metrics.get("train/acc")
+        if accuracy is not None and trainer.progress_bar_callback is not None and trainer.is_global_zero:
+            log.info(
+                "epoch %d/%d: sampled structures' train/acc %.4f", self.current_epoch + 1, trainer.max_epochs, accuracy
+            )
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.use(self.structure(-1 - batch_idx))

@@ -46,6 +46,11 @@ class ShuffleNetSpace:
         widths = (self.stem_width, *self.stage_widths)
         if any(width < 4 or width % 2 for width in widths) or self.last_width < 1:
             raise ValueError("model.stem_width and model.stage_widths must be even and >= 4 (the channel split)")
+        if any(wider <= narrower for narrower, wider in zip(widths, widths[1:], strict=False)):
+            raise ValueError(
+                "model.stage_widths must grow from model.stem_width stage by stage (a block's branch makes the "
+                f"channels it adds), got stem {self.stem_width}, stages {list(self.stage_widths)}"
+            )
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> ShuffleNetSpace:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from slimkit.errors import ConfigError
 from slimkit.search.persistence import read_json, write_json_atomic
 
 BOOTSTRAP_RESAMPLES = 2000
+DRAWS_PER_ARCHITECTURE = 10_000
 
 
 class FidelitySubject(Protocol):
@@ -43,6 +44,24 @@ class FidelitySubject(Protocol):
     def trained(self, name: str, architecture: Any) -> float:
         """Test accuracy of the architecture trained as the method trains its result, as stage ``name``."""
         ...
+
+
+def distinct_feasible(
+    draw: Callable[[], Hashable], feasible: Callable[[Any], bool], count: int, loosen: str
+) -> list[Any]:
+    """``count`` distinct draws that ``feasible`` allows, each drawn uniformly and redrawn until allowed
+    (rejection sampling: uniform over what is allowed); one clear line naming ``loosen`` when too few are."""
+    found: list[Any] = []
+    for _ in range(DRAWS_PER_ARCHITECTURE * count):
+        candidate = draw()
+        if candidate not in found and feasible(candidate):
+            found.append(candidate)
+            if len(found) == count:
+                return found
+    raise ConfigError(
+        f"only {len(found)} distinct architectures within the caps after {DRAWS_PER_ARCHITECTURE * count} draws, "
+        f"{count} wanted: {loosen} or lower method.fidelity_samples"
+    )
 
 
 @dataclass(frozen=True)

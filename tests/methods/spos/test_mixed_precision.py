@@ -58,6 +58,7 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
             "trainer.max_epochs=1",
             "trainer.limit_test_batches=2",
             "method.finetune_epochs=1",
+            "method.fidelity_samples=3",
             *TINY_SEARCH,
             f"hydra.run.dir={tmp_path}",
         ]
@@ -71,7 +72,16 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
     for name in ("mixed/test_acc", "uniform/test_acc", "mixed/test_acc_shared", "uniform/test_acc_shared"):
         assert 0.0 <= metrics[name] <= 1.0
     assert metrics["test/acc"] == metrics["mixed/test_acc"]
-    assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {"supernet", "finetune_mixed", "finetune_uniform"}
+    fidelity = {f"fidelity_size3bits_{index}" for index in range(3)}
+    assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {
+        "supernet",
+        "finetune_mixed",
+        "finetune_uniform",
+    } | fidelity
+    # the shared fidelity measurement: random widths within the budget, the chosen ones ranked among them
+    report = json.loads((tmp_path / "fidelity" / "size3bits.json").read_text())
+    assert all(row["cost"] <= chosen["limit"] for row in report["architectures"]) and report["count"] == 3
+    assert report["searched"]["bits"] == chosen["bits"] and report["searched"]["trained"] == metrics["mixed/test_acc"]
 
 
 @pytest.mark.slow
@@ -81,6 +91,10 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
         ("method.budget_bits=2", "method.budget_bits=2 must be above the smallest of method.widths [2, 3, 4, 8]"),
         ("method.widths=[0,3]", "method.widths[0]=0 is out of range: must be in [1, 16]"),
         ("+method.search.popsize=3", "method.search.popsize is not a setting of WeightSharingSearchSettings"),
+        (
+            "method.fidelity_samples=3",
+            "method.fidelity_samples needs >= 3 architectures and method.finetune_epochs > 0",
+        ),
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, override, message):

@@ -124,6 +124,15 @@ def test_stages_run_one_at_a_time_from_another_runs_files(finished_run, tmp_path
 
 
 @pytest.mark.slow
+def test_a_cap_no_architecture_meets_is_one_line_before_the_supernet_trains(tmp_path):
+    done = run_train([*TINY, "method.search.max_flops=1000", f"hydra.run.dir={tmp_path}"])
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert "method.search.max_flops=1000 is below the cheapest architecture of this space" in last
+    assert "Traceback" not in done.stderr and not (tmp_path / "stages").exists()
+
+
+@pytest.mark.slow
 def test_a_model_that_is_not_the_supernet_is_named_in_one_line(tmp_path):
     done = run_train([*TINY, "model=wrn", f"hydra.run.dir={tmp_path}"])
     assert done.returncode == 2

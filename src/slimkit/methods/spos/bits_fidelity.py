@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slimkit.errors import ConfigError
+from slimkit.search.fidelity import distinct_feasible
 
 Bits = tuple[int, ...]
-MAX_DRAWS_PER_ARCHITECTURE = 10_000
 
 
 @dataclass
@@ -30,17 +29,12 @@ class BitsFidelity:
 
     def sample(self, count: int, seed: int) -> list[Bits]:
         rng = random.Random(seed + 1)
-        drawn: list[Bits] = []
-        for _ in range(MAX_DRAWS_PER_ARCHITECTURE * count):
-            bits = tuple(rng.choice(self.widths) for _ in range(self.layers))
-            if bits not in drawn and self.cost(list(bits)) <= self.limit:
-                drawn.append(bits)
-                if len(drawn) == count:
-                    return drawn
-        raise ConfigError(
-            f"only {len(drawn)} distinct width choices within the budget after {MAX_DRAWS_PER_ARCHITECTURE * count} "
-            f"draws, {count} wanted: raise method.budget_bits or lower method.fidelity_samples"
-        )
+
+        def draw() -> Bits:
+            return tuple(rng.choice(self.widths) for _ in range(self.layers))
+
+        allowed = lambda bits: self.cost(list(bits)) <= self.limit  # noqa: E731 - the budget check
+        return distinct_feasible(draw, allowed, count, "raise method.budget_bits")
 
     def describe(self, architecture: Bits) -> dict[str, Any]:
         return {"bits": list(architecture), "cost": self.cost(list(architecture))}

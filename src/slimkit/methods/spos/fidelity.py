@@ -8,33 +8,14 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from slimkit.errors import ConfigError
 from slimkit.methods.spos.search import Caps, evaluate_path
 from slimkit.models.shufflenet_costs import CostTable
 from slimkit.models.shufflenet_supernet import Path, ShuffleNetSupernet
+from slimkit.search.fidelity import distinct_feasible
 from slimkit.search.weight_sharing import Batches
-
-MAX_DRAWS_PER_PATH = 10_000
-
-
-def feasible_random_paths(
-    rng: random.Random, count: int, caps: Caps, costs: CostTable, search_blocks: bool, search_channels: bool
-) -> list[Path]:
-    """``count`` distinct paths, each drawn uniformly and redrawn until the caps allow it (rejection sampling:
-    uniform over the feasible paths), with one clear line when the caps leave too few."""
-    paths: list[Path] = []
-    for _ in range(MAX_DRAWS_PER_PATH * count):
-        path = Path.sample(rng, len(costs.block_flops), search_channels=search_channels, search_blocks=search_blocks)
-        if path not in paths and caps.allows(costs, path):
-            paths.append(path)
-            if len(paths) == count:
-                return paths
-    raise ConfigError(
-        f"only {len(paths)} distinct architectures within the caps after {MAX_DRAWS_PER_PATH * count} draws, "
-        f"{count} wanted: loosen method.search.max_* or lower method.fidelity_samples"
-    )
 
 
 @dataclass
@@ -52,8 +33,13 @@ class SposFidelity:
     search_channels: bool
 
     def sample(self, count: int, seed: int) -> list[Path]:
-        rng = random.Random(seed + 1)
-        return feasible_random_paths(rng, count, self.caps, self.costs, self.search_blocks, self.search_channels)
+        rng, blocks = random.Random(seed + 1), len(self.costs.block_flops)
+
+        def draw() -> Path:
+            return Path.sample(rng, blocks, search_channels=self.search_channels, search_blocks=self.search_blocks)
+
+        allowed = partial(self.caps.allows, self.costs)
+        return distinct_feasible(draw, allowed, count, "loosen method.search.max_*")
 
     def describe(self, architecture: Path) -> dict[str, Any]:
         return {

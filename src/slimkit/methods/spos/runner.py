@@ -115,7 +115,9 @@ class SposRunner:
             raise ConfigError(str(error)) from None
         self.space = space
         costs = build_cost_table(channels, classes, size, self.search_channels, space)
-        products = {"costs": costs, "caps": self._caps(channels, classes, size, costs, context.output_dir)}
+        caps = self._caps(channels, classes, size, costs, context.output_dir)
+        caps.check_reachable(costs)  # before the supernet trains: a cap nothing meets is one line, not hours later
+        products = {"costs": costs, "caps": caps}
         if self.architecture is not None:
             products["architecture"] = self.architecture
         return self.plan.run(StageRunner(context), products)
@@ -170,7 +172,6 @@ class SposRunner:
         context, costs, caps = stages.context, products["costs"], products["caps"]
         settings = self.search_settings
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        caps.check_reachable(costs)
         supernet: ShuffleNetSupernet = products["supernet"].model.to(device)
         calibration, holdout = self._batches(context, products, device)
         search_dir = context.output_dir / "search"
