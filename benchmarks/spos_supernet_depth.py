@@ -11,10 +11,15 @@ label smoothing 0.1, as experiment=spos_digits trains):
    how far a change in one block (e.g. another op chosen there) moves everything after it;
 4. per-block activation RMS and ||grad|| / ||weight|| of the first conv along a path, at init;
 5. sampled-path training accuracy after the same number of steps for: the paper's space with uniform paths,
-   the same with the four ops of every block identical at init, one fixed path, and shallower spaces.
+   the same with the four ops of every block identical at init, one fixed path, and shallower spaces;
+6. how much the trained accuracy of an architecture of the digits space depends on the architecture at all:
+   10 random architectures each trained from scratch twice (seeds 0 and 1, 8 epochs as the retrain stage):
+   the spread between architectures against the spread between two seeds of one architecture, and the rank
+   correlation of the two seeds' accuracies (what any proxy's Kendall tau is bounded by).
 
     python benchmarks/spos_supernet_depth.py             # about 10 minutes on a 2-core CPU
     python benchmarks/spos_supernet_depth.py --steps 100 # a quick look
+    python benchmarks/spos_supernet_depth.py --signal-only  # part 6 alone
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import copy
 import random
+import statistics
 import time
 
 import torch
@@ -107,14 +113,63 @@ def uniform(space: ShuffleNetSpace):
     return lambda rng: Path.sample(rng, space.num_blocks)
 
 
+def trained_from_scratch(path: Path, space: ShuffleNetSpace, data: DigitsDataModule, seed: int, epochs: int) -> float:
+    """Test accuracy of ``path`` trained as the retrain stage trains it (SGD lr 0.1, linear decay, 8 epochs)."""
+    torch.manual_seed(seed)
+    network = ShuffleNetOneShot(1, 10, 8, path, **vars(space))
+    optimizer = torch.optim.SGD(network.parameters(), lr=0.1, momentum=0.9, weight_decay=4e-5)
+    steps, step = epochs * len(data.train_dataloader()), 0
+    for _ in range(epochs):
+        network.train()
+        for x, y in data.train_dataloader():
+            for group in optimizer.param_groups:
+                group["lr"] = 0.1 * (1 - step / steps)
+            loss = F.cross_entropy(network(x), y, label_smoothing=0.1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+    network.eval()
+    hits = total = 0
+    with torch.no_grad():
+        for x, y in data.test_dataloader():
+            hits, total = hits + int((network(x).argmax(1) == y).sum()), total + len(y)
+    return hits / total
+
+
+def architecture_signal(data: DigitsDataModule, architectures: int = 10, epochs: int = 8) -> None:
+    from scipy import stats
+
+    rng = random.Random(0)
+    paths = [Path.sample(rng, DIGITS.num_blocks) for _ in range(architectures)]
+    first = [trained_from_scratch(path, DIGITS, data, 0, epochs) for path in paths]
+    second = [trained_from_scratch(path, DIGITS, data, 1, epochs) for path in paths]
+    means = [(a + b) / 2 for a, b in zip(first, second, strict=True)]
+    between = statistics.pstdev(means)
+    within = statistics.fmean(abs(a - b) for a, b in zip(first, second, strict=True)) / 2**0.5
+    tau = stats.kendalltau(first, second)
+    print("   seed 0: " + " ".join(f"{a:.3f}" for a in first))
+    print("   seed 1: " + " ".join(f"{a:.3f}" for a in second))
+    print(
+        f"   std between architectures {between:.4f}, between two seeds of one architecture {within:.4f}; "
+        f"Kendall tau seed 0 vs seed 1 {tau.statistic:.3f} (p {tau.pvalue:.2f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600, help="training steps per variant")
+    parser.add_argument("--signal-only", action="store_true", help="part 6 only (about 3 minutes)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = DigitsDataModule(image_size=8, batch_size=64)
     data.setup("fit")
+    data.setup("test")
     x, _ = next(batches(data))
+    if args.signal_only:
+        print("6. trained accuracy of 10 random architectures of the digits space, two seeds each")
+        architecture_signal(data)
+        return
 
     print("1. spatial size per block (paper space)")
     for size in (8, 16, 32):
@@ -180,6 +235,9 @@ def main() -> None:
             + " -> ".join(f"{a:.3f}" for a in curve)
             + f"  (block-0 amplification after training {after:.1f}; {time.perf_counter() - started:.0f} s)"
         )
+
+    print("6. trained accuracy of 10 random architectures of the digits space, two seeds each")
+    architecture_signal(data)
 
 
 if __name__ == "__main__":
