@@ -74,7 +74,7 @@ def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: to
     for choice in range(len(BLOCK_CHOICES)):
         step(SupernetPath((choice,) * NUM_BLOCKS))
     for index in range(warmup):
-        step(path_for_step(0, 10_000 + index))
+        step(path_for_step(0, 10_000 + index, NUM_BLOCKS))
     synchronize()
     warmed = time.perf_counter()
     for index in range(steps):
