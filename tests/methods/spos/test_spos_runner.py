@@ -134,7 +134,9 @@ def test_a_cap_no_architecture_meets_is_one_line_before_the_supernet_trains(tmp_
 
 @pytest.mark.slow
 def test_a_model_that_is_not_the_supernet_is_named_in_one_line(tmp_path):
-    done = run_train([*TINY, "model=wrn", f"hydra.run.dir={tmp_path}"])
+    done = run_train(
+        ["method=spos", "model=wrn", "data=digits", "data.image_size=8", *QUICK, f"hydra.run.dir={tmp_path}"]
+    )
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert "method=spos trains a supernet: use model=shufflenet_supernet (got slimkit.models.WideResNet)" in last

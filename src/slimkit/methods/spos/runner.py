@@ -105,6 +105,9 @@ class SposRunner:
         )
 
     def run(self, context: RunContext) -> dict[str, float]:
+        target = context.cfg.model.get("_target_")
+        if target != SUPERNET_TARGET:  # the space (and so the caps) is the supernet model's
+            raise ConfigError(f"method=spos trains a supernet: use model=shufflenet_supernet (got {target})")
         channels, size, _ = context.datamodule.input_shape
         classes = context.datamodule.num_classes
         try:
@@ -144,9 +147,6 @@ class SposRunner:
 
     def _supernet(self, stages: StageRunner, products: Products) -> dict[str, float]:
         context, costs = stages.context, products["costs"]
-        target = context.cfg.model.get("_target_")
-        if target != SUPERNET_TARGET:
-            raise ConfigError(f"method=spos trains a supernet: use model=shufflenet_supernet (got {target})")
         model = context.build_model(search_channels=self.search_channels)
         if self.compile:
             model.compile_ops()
