@@ -59,6 +59,16 @@ def batches_of(loader: Any, limit: int | None, device: torch.device | str) -> li
     return batches
 
 
+def candidate_batches(
+    datamodule: Any, settings: WeightSharingSearchSettings, device: torch.device | str
+) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """What every candidate of a search (or a fidelity draw) is scored on: ``calibration_batches`` training
+    batches for its BN recalibration and ``holdout_batches`` of the held-out (validation) split."""
+    datamodule.setup("fit")
+    calibration = batches_of(datamodule.train_dataloader(), settings.calibration_batches, device)
+    return calibration, batches_of(datamodule.val_dataloader(), settings.holdout_batches, device)
+
+
 @torch.no_grad()
 def accuracy(forward: Callable[[torch.Tensor], torch.Tensor], batches: Batches) -> float:
     correct = total = 0

@@ -36,7 +36,7 @@ from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
 from slimkit.run_context import RunContext
 from slimkit.search.fidelity import Searched, check_samples, describe_fidelity, fidelity_metrics, measure_fidelity
-from slimkit.search.weight_sharing import Batches, WeightSharingSearchSettings, batches_of
+from slimkit.search.weight_sharing import Batches, WeightSharingSearchSettings, candidate_batches
 from slimkit.settings import Count, Fraction, Positive, PositiveInt
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class MetaPruningRunner:
     def _batches(self, stages: StageRunner, products: Products) -> tuple[Batches, Batches]:
         """The search's calibration and held-out batches, built once per run."""
         if "batches" not in products:
-            products["batches"] = self._search_batches(stages.context, search_device())
+            products["batches"] = candidate_batches(stages.context.datamodule, self.search_settings, search_device())
         return products["batches"]
 
     def _training(self, context: RunContext, stages: StageRunner) -> PrunedTraining:
@@ -252,14 +252,6 @@ class MetaPruningRunner:
 
         chosen, selected = select_by_training(top[: self.select_top], trained_holdout_acc, folder)
         return chosen, summary | selected
-
-    def _search_batches(self, context: RunContext, device: torch.device) -> tuple[Batches, Batches]:
-        """The training batches every candidate's BN is recalibrated on and the held-out ones it is scored on."""
-        data = context.datamodule
-        data.setup("fit")
-        settings = self.search_settings
-        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
-        return calibration, batches_of(data.val_dataloader(), settings.holdout_batches, device)
 
     def _fidelity(
         self,

@@ -37,6 +37,7 @@ from slimkit.search.weight_sharing import (
     WeightSharingSearchSettings,
     accuracy,
     batches_of,
+    candidate_batches,
     recalibrate_bn,
     run_evolution,
 )
@@ -97,8 +98,7 @@ class MixedPrecisionRunner:
         data = context.datamodule
         data.setup("fit")
         settings = self.search_settings
-        calibration = batches_of(data.train_dataloader(), settings.calibration_batches, torch.device("cpu"))
-        holdout = batches_of(data.val_dataloader(), settings.holdout_batches, torch.device("cpu"))
+        calibration, holdout = candidate_batches(data, settings, torch.device("cpu"))
         exact = _ExactCodebooks(model)
 
         def evaluate(bits: list[int], batches: list = holdout) -> float:

@@ -39,9 +39,9 @@ from slimkit.models.shufflenet_supernet import (
     resolve_path,
 )
 from slimkit.run_context import RunContext
-from slimkit.search.fidelity import Searched, describe_fidelity, fidelity_metrics, measure_fidelity
+from slimkit.search.fidelity import Searched, check_samples, describe_fidelity, fidelity_metrics, measure_fidelity
 from slimkit.search.persistence import read_json, write_json_atomic
-from slimkit.search.weight_sharing import Batches, batches_of
+from slimkit.search.weight_sharing import Batches, candidate_batches
 from slimkit.settings import Count, Fraction
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,7 @@ class SposRunner:
         self.supernet_file = supernet
         self.search_settings = search
         self.retrain_epochs = retrain_epochs
-        if stage == "fidelity" and fidelity_samples < 3:
-            raise ConfigError(
-                "method.stage=fidelity needs method.fidelity_samples >= 3 (a rank correlation needs three)"
-            )
+        check_samples(stage, fidelity_samples)
         self.fidelity_samples = fidelity_samples
         self.compile = compile
         self.plan = StagePlan(
@@ -194,10 +191,7 @@ class SposRunner:
         """The training batches every candidate's BN is recalibrated on and the held-out ones it is scored on,
         built once per run (the search and the fidelity stage score alike)."""
         if "batches" not in products:
-            settings, data = self.search_settings, context.datamodule
-            data.setup("fit")
-            calibration = batches_of(data.train_dataloader(), settings.calibration_batches, device)
-            holdout = batches_of(data.val_dataloader(), settings.holdout_batches, device)
+            calibration, holdout = candidate_batches(context.datamodule, self.search_settings, device)
             log.info(
                 "candidates: BN recalibration on %d training batches, scored on %d held-out batches",
                 len(calibration),
