@@ -1,24 +1,26 @@
 """MetaPruning PruningNet training throughput: images/s of MobileNetV2 PruningNet steps (a random structure
 every step, weights generated and cropped), synthetic data.
 
-Side by side in one run, same PruningNet (width 1.4, the paper's), same structures, same batch:
-- ``official_as_shipped``: fp32, ``cudnn.benchmark`` on (every new conv shape is autotuned again; the official
-  code ran 79 img/s on an H100 that way), gradients zeroed to zeros;
-- ``official_benchmark_off``: the same with autotuning off (the official code's best, 887 img/s);
-- ``slimkit_fp32``: slimkit's step (autotuning off as ``method=metapruning`` sets it, stride-1 1x1 convs as
-  matrix products: no cuDNN plan per new shape, gradients set to None);
+Side by side in one run, on one network: the official MobileNetV2 PruningNet (241,985,558 parameters at 1000
+classes; the benchmark checks both builds have that count), same batch, same label smoothing:
+- ``official_as_shipped``: the official training step re-implemented (``official_metapruning_step.py``: the
+  official modules, host-built generator inputs, every conv through cuDNN, its loss, optimizer and per-step
+  progress reads), fp32, ``cudnn.benchmark`` on as shipped (every new conv shape is autotuned again);
+- ``official_benchmark_off``: the same with autotuning off (the official code's best);
+- ``slimkit_fp32``: slimkit's PruningNet (``model=mobilenet_v2``'s default layout, block-level generator
+  inputs) and its step (autotuning off as ``method=metapruning`` sets it, stride-1 1x1 convs as matrix
+  products: no cuDNN plan per new shape, gradients set to None);
 - ``slimkit_tf32``: that with the matrix products in TF32, the precision cuDNN gives every official conv
   (PyTorch allows TF32 in cuDNN convs by default, not in matrix products), as ``method=metapruning`` trains
   (``conv_precision_for_matmuls``; GPU only);
 - ``slimkit_bf16_cl``: that in bf16 autocast with channels_last activations (GPU only).
-The structures come from ``slimkit.methods.metapruning.choice_for_step`` (seed 0). Every variant runs in its own
-process: PyTorch caches cuDNN's algorithm choice per conv shape, so a variant run after another on the same
-structures would find every shape already chosen (that made a second variant look 1.6x faster on an H100).
-Goal on an H100 at batch 256, 224x224: >= 1,800 img/s (2x the official best). Writes
+Every variant runs in its own process: PyTorch caches cuDNN's algorithm choice per conv shape, so a variant run
+after another on the same structures would find every shape already chosen (that made a second variant look
+1.6x faster on an H100). Goal on a GPU at batch 256, 224x224: slimkit >= 2x ``official_benchmark_off``. Writes
 benchmarks/results/metapruning_throughput.json.
 
     python benchmarks/metapruning_throughput.py                    # GPU: batch 256, 224x224
-    python benchmarks/metapruning_throughput.py --size 32 --batch 16 --steps 3 --warmup 1   # a CPU smoke run
+    python benchmarks/metapruning_throughput.py --size 64 --batch 8 --steps 3 --warmup 1   # a CPU run
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
@@ -36,51 +39,72 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from slimkit.methods.metapruning import PruningNet, choice_for_step
-from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls
-from slimkit.models.channel_spec import mobilenet_v2_spec
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from official_metapruning_step import OfficialPruningNet, OfficialStep  # noqa: E402
+
+from slimkit.methods.metapruning import PruningNet, choice_for_step  # noqa: E402
+from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls  # noqa: E402
+from slimkit.models.channel_spec import mobilenet_v2_spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: torch.device) -> tuple[float, float]:
-    """(images per second over ``steps`` timed steps, seconds of the ``warmup`` untimed steps before them).
-    The as-shipped variant re-benchmarks nearly every step (seconds each): it runs 1 warm-up and 4 timed."""
+def parameters(net: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in net.parameters())
+
+
+def official_step(device: torch.device) -> tuple[Callable[[int, torch.Tensor, torch.Tensor], None], int]:
+    net = OfficialPruningNet().to(device).train()
+    step = OfficialStep(net)
+    return lambda index, inputs, labels: step(inputs, labels) and None, parameters(net)
+
+
+def slimkit_step(
+    variant: str, size: int, device: torch.device
+) -> tuple[Callable[[int, torch.Tensor, torch.Tensor], None], int]:
+    net = PruningNet(mobilenet_v2_spec(3, 1000, size)).to(device).train()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.25, momentum=0.9)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if variant == "slimkit_bf16_cl" else nullcontext()
+
+    def step(index: int, inputs: torch.Tensor, labels: torch.Tensor) -> None:
+        with autocast:
+            logits = net(inputs, choice_for_step(0, index, net.gene_choices))
+            loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step, parameters(net)
+
+
+def run(variant: str, batch: int, size: int, steps: int, warmup: int, device: torch.device) -> dict[str, float]:
+    """Images per second over ``steps`` timed steps, seconds of the ``warmup`` untimed steps before them, and
+    the network's parameter count. The as-shipped variant re-benchmarks nearly every step (seconds each on a
+    GPU): it runs 1 warm-up and 4 timed."""
     if variant == "official_as_shipped":
         steps, warmup = min(steps, 4), min(warmup, 1)
     torch.manual_seed(0)
     torch.backends.cudnn.benchmark = variant == "official_as_shipped"
-    spec = mobilenet_v2_spec(3, 1000, size, width_mult=1.4)
-    net = PruningNet(spec, pointwise_matmul=variant.startswith("slimkit")).to(device)  # the official: all convs
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.25, momentum=0.9, weight_decay=4e-5)
-    bf16 = variant == "slimkit_bf16_cl"
+    official = variant.startswith("official")
+    step, count = official_step(device) if official else slimkit_step(variant, size, device)
     inputs = torch.randn(batch, 3, size, size, device=device)
-    if bf16:
+    if variant == "slimkit_bf16_cl":
         inputs = inputs.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (batch,), device=device)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-
-    def step(index: int) -> None:
-        with autocast:
-            logits = net(inputs, choice_for_step(0, index, net.gene_choices))
-            loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
-        optimizer.zero_grad(set_to_none=variant.startswith("slimkit"))
-        loss.backward()
-        optimizer.step()
-
     # slimkit_tf32 as method=metapruning trains; the others with PyTorch's default (no TF32 in matrix products)
     precision = conv_precision_for_matmuls() if variant == "slimkit_tf32" else nullcontext()
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     with precision:
         started = time.perf_counter()
         for index in range(warmup):
-            step(10_000 + index)
+            step(10_000 + index, inputs, labels)
         synchronize()
         warmed = time.perf_counter()
         for index in range(steps):
-            step(index)
+            step(index, inputs, labels)
         synchronize()
-    return batch * steps / (time.perf_counter() - warmed), warmed - started
+    rate = batch * steps / (time.perf_counter() - warmed)
+    return {"images_per_s": rate, "warmup_s": warmed - started, "parameters": count}
 
 
 def main() -> None:
@@ -106,9 +130,17 @@ def main() -> None:
         command = [sys.executable, __file__, "--one", variant, "--batch", str(args.batch), "--size", str(args.size)]
         command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        measured[variant] = tuple(json.loads(output.strip().splitlines()[-1]))
-        print(f"{variant}: {measured[variant][0]:.1f} img/s (warm-up {measured[variant][1]:.1f} s)", flush=True)
-    rates = {variant: rate for variant, (rate, _) in measured.items()}
+        measured[variant] = json.loads(output.strip().splitlines()[-1])
+        figures = measured[variant]
+        print(
+            f"{variant}: {figures['images_per_s']:.1f} img/s (warm-up {figures['warmup_s']:.1f} s, "
+            f"{figures['parameters']:,} parameters)",
+            flush=True,
+        )
+    counts = {figures["parameters"] for figures in measured.values()}
+    if len(counts) != 1:
+        raise SystemExit(f"the variants built different networks: {sorted(counts)} parameters")
+    rates = {variant: figures["images_per_s"] for variant, figures in measured.items()}
     baseline = rates.get("official_benchmark_off", next(iter(rates.values())))
     result = {
         "date": date.today().isoformat(),
@@ -117,9 +149,10 @@ def main() -> None:
         "batch": args.batch,
         "size": args.size,
         "steps": args.steps,
+        "parameters": counts.pop(),
         "images_per_s": {variant: round(rate, 1) for variant, rate in rates.items()},
         "ratio_vs_official_best": {variant: round(rate / baseline, 3) for variant, rate in rates.items()},
-        "warmup_s": {variant: round(seconds, 1) for variant, (_, seconds) in measured.items()},
+        "warmup_s": {variant: round(figures["warmup_s"], 1) for variant, figures in measured.items()},
     }
     print(json.dumps(result, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

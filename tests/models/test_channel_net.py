@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from functools import partial
 
 import pytest
 import torch
@@ -14,7 +15,12 @@ from slimkit.methods.metapruning import DEFAULT_RATIOS
 from slimkit.models import MobileNetV1, MobileNetV2, PrunableResNet
 from slimkit.models.channel_spec import network_flops
 
-NETWORKS = {"mobilenet_v1": MobileNetV1, "mobilenet_v2": MobileNetV2, "resnet20": PrunableResNet}
+NETWORKS = {
+    "mobilenet_v1": MobileNetV1,
+    "mobilenet_v2": MobileNetV2,  # the official MetaPruning PruningNet's layout
+    "mobilenet_v2_torchvision": partial(MobileNetV2, layout="torchvision"),
+    "resnet20": PrunableResNet,
+}
 
 
 def counted_flops(model: torch.nn.Module, channels: int, size: int) -> int:
@@ -33,7 +39,7 @@ def test_flops_equal_the_flop_counter_for_20_random_encodings(name):
         assert network_flops(model.spec, encoding) == counted_flops(model, 1, 8)
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2"])
+@pytest.mark.parametrize("name", ["mobilenet_v1", "mobilenet_v2_torchvision"])
 def test_imagenet_size_flops_and_parameters_are_the_papers(name):
     """Full width at 224x224: torchvision's MobileNetV2 (3,504,872 parameters, 300.8M multiply-adds) and the
     MobileNetV1 paper's 4.2M parameters and 569M multiply-adds; a pruned encoding is counted exactly too."""
@@ -41,7 +47,7 @@ def test_imagenet_size_flops_and_parameters_are_the_papers(name):
     params = sum(p.numel() for p in model.parameters())
     flops = network_flops(model.spec, model.encoding)
     assert flops == counted_flops(model, 3, 224)
-    if name == "mobilenet_v2":
+    if name == "mobilenet_v2_torchvision":
         assert params == 3_504_872 and round(flops / 2e6, 1) == 300.8
     else:
         assert round(params / 1e6, 1) == 4.2 and round(flops / 2e6) == 569

@@ -14,6 +14,7 @@ from torch import nn
 from slimkit.models.channel_spec import (
     Activation,
     ConvSpec,
+    MobileNetV2Layout,
     NetSpec,
     layer_widths,
     mobilenet_v1_spec,
@@ -109,8 +110,10 @@ class MobileNetV2(ChannelNet):
         width_mult: float = 1.0,
         last_width: int = 1280,
         encoding: Encoding = None,
+        layout: MobileNetV2Layout = "metapruning",
     ) -> None:
-        super().__init__(mobilenet_v2_spec(in_channels, num_classes, input_size, width_mult, last_width), encoding)
+        spec = mobilenet_v2_spec(in_channels, num_classes, input_size, width_mult, last_width, layout)
+        super().__init__(spec, encoding)
 
 
 class PrunableResNet(ChannelNet):

@@ -32,6 +32,16 @@ class ConvSpec:
     out_gene: int | None
     depthwise: bool = False
     activation: Activation = "relu"
+    # the PruningNet's BNs of this conv: one per ratio of its output gene (by default), of its input gene
+    # (``norm_by_input``: the official MobileNetV2's last conv, whose 1280 outputs are never pruned), with a
+    # learnt scale and shift per ratio (``affine_norm``: the official MobileNetV1's stem and depthwise BNs)
+    norm_by_input: bool = False
+    affine_norm: bool = False
+
+    @property
+    def norm_gene(self) -> int | None:
+        """The gene whose ratio picks this conv's BN in a PruningNet (None: one BN)."""
+        return self.in_gene if self.norm_by_input else self.out_gene
 
     @property
     def out_size(self) -> int:
@@ -41,11 +51,17 @@ class ConvSpec:
 @dataclass(frozen=True)
 class BlockSpec:
     """Convs ``convs`` (indices into NetSpec.convs) in sequence; ``shortcut``: none, identity, or the index of a
-    projection conv applied to the block's input; ``activation`` after the addition (ResNet's ReLU)."""
+    projection conv applied to the block's input; ``activation`` after the addition (ResNet's ReLU).
+
+    For MetaPruning's PruningNet, as the official code builds it: every generator of the block (one per conv,
+    the shortcut's too) reads the block's ``code``, the ratios of these genes (None: the ratio 1 of an unpruned
+    width), through a hidden layer of ``generator_hidden`` units."""
 
     convs: tuple[int, ...]
     shortcut: Literal["none", "identity"] | int = "none"
     activation: Activation = None
+    code: tuple[int | None, ...] = ()
+    generator_hidden: int = 32
 
 
 @dataclass(frozen=True)
@@ -119,8 +135,15 @@ class _Builder:
             self.size = conv.out_size
         return len(self.convs) - 1
 
-    def block(self, convs: list[int], **options: object) -> None:
-        self.blocks.append(BlockSpec(tuple(convs), **options))
+    def block(self, convs: list[int], code: tuple[int | None, ...] | None = None, **options: object) -> None:
+        """A block of ``convs``; its generators' ``code`` defaults to the official order: the genes of the
+        widths inside the block, then of its input, then of its output (unpruned widths left out)."""
+        if code is None:
+            first, last = self.convs[convs[0]], self.convs[convs[-1]]
+            inside = (self.convs[index].out_gene for index in convs[:-1])
+            mids = dict.fromkeys(gene for gene in inside if gene not in (None, first.in_gene))
+            code = (*mids, *(gene for gene in (first.in_gene, last.out_gene) if gene is not None))
+        self.blocks.append(BlockSpec(tuple(convs), code=code, **options))
 
     def spec(
         self, name: str, channels: int, classes: int, genes: list[str], features: int, gene: int | None
@@ -145,47 +168,77 @@ MOBILENET_V1_LAYERS = (
 
 
 def mobilenet_v1_spec(in_channels: int, num_classes: int, input_size: int, width_mult: float = 1.0) -> NetSpec:
-    """MobileNetV1 (Howard et al. 2017): a 3x3 stem and 13 depthwise-separable layers. One gene per layer
-    output (stem + 13 pointwise convs); each depthwise conv keeps its input's width, as in the paper's
-    MobileNetV1 PruningNet."""
+    """MobileNetV1 (Howard et al. 2017): a 3x3 stem and 13 depthwise-separable layers, pruned as the official
+    MetaPruning PruningNet prunes it: one gene per layer output (stem + 12 layers), each depthwise conv keeping
+    its input's width, the last layer's 1024 outputs unpruned; a layer's two generators read (input ratio,
+    output ratio); the stem's and the depthwise convs' PruningNet BNs are affine."""
     build = _Builder(input_size)
     stem = make_divisible(32 * width_mult)
-    build.block([build.conv(in_channels, stem, 3, 1 if _small(input_size) else 2, (None, 0))])
+    stride = 1 if _small(input_size) else 2
+    build.block([build.conv(in_channels, stem, 3, stride, (None, 0), affine_norm=True)])
     previous, genes = stem, ["stem"]
     for layer, (width, stride) in enumerate(MOBILENET_V1_LAYERS, 1):
-        out, gene = make_divisible(width * width_mult), len(genes)
-        depthwise = build.conv(previous, previous, 3, stride, (gene - 1, gene - 1), depthwise=True)
-        build.block([depthwise, build.conv(previous, out, 1, 1, (gene - 1, gene))])
-        genes.append(f"layer{layer}")
+        last = layer == len(MOBILENET_V1_LAYERS)
+        out, in_gene, gene = make_divisible(width * width_mult), len(genes) - 1, None if last else len(genes)
+        depthwise = build.conv(previous, previous, 3, stride, (in_gene, in_gene), depthwise=True, affine_norm=True)
+        build.block([depthwise, build.conv(previous, out, 1, 1, (in_gene, gene))], code=(in_gene, gene))
+        if not last:
+            genes.append(f"layer{layer}")
         previous = out
-    return build.spec("mobilenet_v1", in_channels, num_classes, genes, previous, len(genes) - 1)
+    return build.spec("mobilenet_v1", in_channels, num_classes, genes, previous, None)
 
 
+# per stage: expansion, width (Sandler et al.'s, before the width multiplier), blocks, stride
 MOBILENET_V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2))
 MOBILENET_V2_STAGES += ((6, 320, 1, 1),)
+# the official MetaPruning PruningNet's stem and stage widths: 1.4x the paper's, rounded by its own table (88
+# where 1.4 x 64 is 89.6), not to multiples of 8
+METAPRUNING_V2_WIDTHS = (44, 22, 33, 44, 88, 132, 224, 448)
+MobileNetV2Layout = Literal["metapruning", "torchvision"]
+
+
+def mobilenet_v2_widths(layout: MobileNetV2Layout, width_mult: float) -> list[int]:
+    """Stem + 7 stage widths: ``metapruning`` the official PruningNet's table (x ``width_mult``, rounded down),
+    ``torchvision`` the paper's widths x ``width_mult`` rounded to multiples of 8."""
+    if layout == "metapruning":
+        return [max(1, int(width * width_mult + 1e-6)) for width in METAPRUNING_V2_WIDTHS]
+    if layout == "torchvision":
+        return [make_divisible(width * width_mult) for width in (32, *(stage[1] for stage in MOBILENET_V2_STAGES))]
+    raise ValueError(f"a MobileNetV2 layout is metapruning or torchvision, got {layout!r}")
 
 
 def mobilenet_v2_spec(
-    in_channels: int, num_classes: int, input_size: int, width_mult: float = 1.0, last_width: int = 1280
+    in_channels: int,
+    num_classes: int,
+    input_size: int,
+    width_mult: float = 1.0,
+    last_width: int = 1280,
+    layout: MobileNetV2Layout = "metapruning",
 ) -> NetSpec:
     """MobileNetV2 (Sandler et al. 2018) as the MetaPruning PruningNet prunes it: one output gene per stage
     (stem + 7 stages: a stage's blocks share their output width, which the residuals need) and one mid gene per
-    expanding block (16); the last 1x1 conv (``last_width``, 1280 as the official PruningNet) is not pruned.
-    Unlike the official PruningNet, the first block (expansion 1) has no expansion conv, as in the paper."""
+    block; the last 1x1 conv (``last_width``, 1280 as the official PruningNet) is not pruned and its PruningNet
+    BN is picked by its input ratio. ``layout`` (``mobilenet_v2_widths``): ``metapruning``, the official
+    PruningNet's network, gives the first block (expansion 1) an expansion conv with a mid gene of its own;
+    ``torchvision``, the paper's, has none there. Every block's generators read (mid, input, output) ratios
+    through 64 hidden units; the stem's and the last conv's read their one pruned width through 32."""
+    widths = mobilenet_v2_widths(layout, width_mult)
     build = _Builder(input_size)
-    stem = make_divisible(32 * width_mult)
-    build.block([build.conv(in_channels, stem, 3, 1 if _small(input_size) else 2, (None, 0), activation="relu6")])
+    stride = 1 if _small(input_size) else 2
+    build.block([build.conv(in_channels, widths[0], 3, stride, (None, 0), activation="relu6")])
     genes = ["stem"]
-    previous, previous_gene = stem, 0
-    for stage, (expansion, width, repeats, stride) in enumerate(MOBILENET_V2_STAGES, 1):
-        out, out_gene = make_divisible(width * width_mult), len(genes)
+    previous, previous_gene = widths[0], 0
+    for stage, ((expansion, _, repeats, stride), out) in enumerate(
+        zip(MOBILENET_V2_STAGES, widths[1:], strict=True), 1
+    ):
+        out_gene = len(genes)
         genes.append(f"stage{stage}")
         if stage == 2 and _small(input_size):
             stride = 1  # CIFAR-size MobileNetV2: keep resolution where ImageNet's second downsampling is
         for repeat in range(repeats):
             block_stride = stride if repeat == 0 else 1
             convs = []
-            if expansion == 1:
+            if expansion == 1 and layout == "torchvision":
                 mid, mid_gene = previous, previous_gene
             else:
                 mid, mid_gene = previous * expansion, len(genes)
@@ -196,10 +249,9 @@ def mobilenet_v2_spec(
             )
             convs.append(build.conv(mid, out, 1, 1, (mid_gene, out_gene), activation=None))
             residual = block_stride == 1 and previous == out and previous_gene == out_gene
-            build.block(convs, shortcut="identity" if residual else "none")
+            build.block(convs, shortcut="identity" if residual else "none", generator_hidden=64)
             previous, previous_gene = out, out_gene
-    last = build.conv(previous, last_width, 1, 1, (previous_gene, None), activation="relu6")
-    build.block([last])
+    build.block([build.conv(previous, last_width, 1, 1, (previous_gene, None), activation="relu6", norm_by_input=True)])
     return build.spec("mobilenet_v2", in_channels, num_classes, genes, last_width, None)
 
 

@@ -36,7 +36,7 @@ def test_generated_weights_are_cropped_to_the_structure_and_only_its_bns_run():
     assert sorted(used) == sorted(expected)
     for conv, layer in zip(net.spec.convs, net.layers, strict=True):
         ran = [int(norm.num_batches_tracked) for norm in layer.norms]
-        chosen = 0 if conv.out_gene is None else choice[conv.out_gene]
+        chosen = 0 if conv.norm_gene is None else choice[conv.norm_gene]
         assert ran[chosen] == 1 and sum(ran) == 1
         assert layer.generate.weight.grad.abs().sum() > 0  # every generator learns from every structure
     assert net.classifier.weight.grad[:, features:].abs().sum() == 0
@@ -92,7 +92,7 @@ def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_kee
     genes = net.spec.genes
     last = next(i for i, conv in enumerate(net.spec.convs) if conv.in_gene is not None and "mid" in genes[conv.in_gene])
     layer, conv = net.layers[last], net.spec.convs[last]
-    narrow_mid, wide_mid = (torch.tensor([ratio, 0.5]) for ratio in (0.1, 1.0))
+    narrow_mid, wide_mid = (torch.tensor([ratio, 0.5, 0.5]) for ratio in (0.1, 1.0))  # (mid, input, output)
     for code in (narrow_mid, wide_mid):
         _, scale, shift = layer.generated(code, conv.in_base, conv.out_base)
         assert torch.equal(scale, torch.ones(conv.out_base)) and torch.equal(shift, torch.zeros(conv.out_base))

@@ -1,9 +1,12 @@
 """MetaPruning's PruningNet (Liu et al. 2019; docs/methods/metapruning.md): every conv's weight is generated from
-the network encoding by a small MLP per layer, Linear(2 -> hidden) -> ReLU -> Linear(hidden -> widest weight),
-fed the layer's (input ratio, output ratio), and cropped to the encoding's channel counts; each conv has an
-affine-free BN per output ratio. Optionally (``generated_affine``, not in the paper) the generator also emits the
-BN's per-channel scale and shift, so they depend on both ratios: with affine-free BN a residual branch always adds
-at unit variance and a one-channel block cannot fade out, which a trained network's BN scale lets it do.
+the network encoding by a small MLP, Linear(code -> hidden) -> ReLU -> Linear(hidden -> widest weight), and
+cropped to the encoding's channel counts; each conv has an affine-free BN per ratio of the gene that sets its
+width. ``generator_input="block"`` (the official code's design): every generator of a block reads the block's
+code (``BlockSpec.code``: its mid, input and output ratios) through ``BlockSpec.generator_hidden`` units;
+``"layer"``: each conv's generator reads only its own (input ratio, output ratio). Optionally
+(``generated_affine``, not in the paper) the generator also emits the BN's per-channel scale and shift, so they
+depend on the code: with affine-free BN a residual branch always adds at unit variance and a one-channel block
+cannot fade out, which a trained network's BN scale lets it do.
 A choice is one ratio index per gene of the network's ``NetSpec``; widths come from ``layer_widths``, the decoder
 the search, FLOPs count and pruned network use too.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -21,19 +25,22 @@ from slimkit.models.channel_net import ChannelNet, activate
 from slimkit.models.channel_spec import ConvSpec, NetSpec, channels, layer_widths
 
 DEFAULT_RATIOS = tuple((10 + 3 * step) / 100 for step in range(31))  # 0.10, 0.13, ..., 1.00 (the paper's 31)
+LAYER_HIDDEN = 32  # generator_input="layer"'s hidden width when none is given
 Choice = Sequence[int]
+GeneratorInput = Literal["block", "layer"]
 
 
 class GeneratedConv(nn.Module):
-    """A conv whose weight an MLP generates from (input ratio, output ratio), cropped to the widths in use,
-    then the BN of the output ratio (affine-free; with ``generated_affine`` followed by a generated per-channel
-    scale and shift) and the activation."""
+    """A conv whose weight an MLP generates from a code of ratios, cropped to the widths in use, then the BN
+    picked by the structure (one per entry of ``norm_widths``; affine as ``conv.affine_norm`` says; with
+    ``generated_affine`` followed by a generated per-channel scale and shift) and the activation."""
 
     def __init__(
         self,
         conv: ConvSpec,
-        ratios: Sequence[float],
+        code_size: int,
         hidden: int,
+        norm_widths: Sequence[int],
         generated_affine: bool = False,
         pointwise_matmul: bool = True,
     ) -> None:
@@ -43,7 +50,7 @@ class GeneratedConv(nn.Module):
         self.shape = (conv.out_base, 1 if conv.depthwise else conv.in_base, conv.kernel, conv.kernel)
         self.weight_size = self.shape[0] * self.shape[1] * self.shape[2] * self.shape[3]
         self.generated_affine = generated_affine
-        self.encode = nn.Linear(2, hidden)
+        self.encode = nn.Linear(code_size, hidden)
         self.generate = nn.Linear(hidden, self.weight_size + (2 * conv.out_base if generated_affine else 0))
         if generated_affine:
             # scale and shift start at exactly 1 and 0 for every code, as a plain BN's affine does; from the
@@ -52,13 +59,12 @@ class GeneratedConv(nn.Module):
             # 42 1 2 3 4: 0.94 0.94 0.94 0.91 0.80 from that init, 0.95 0.94 0.96 0.95 0.86 from this one)
             nn.init.zeros_(self.generate.weight[self.weight_size :])
             nn.init.zeros_(self.generate.bias[self.weight_size :])
-        out_ratios = ratios if conv.out_gene is not None else (1.0,)
-        self.norms = nn.ModuleList(nn.BatchNorm2d(channels(conv.out_base, r), affine=False) for r in out_ratios)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(width, affine=conv.affine_norm) for width in norm_widths)
 
     def generated(
         self, code: torch.Tensor, in_width: int, out_width: int
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """The weight for ``code`` = (input ratio, output ratio), cropped to the widths in use, and the BN's
+        """The weight for ``code`` (the generator's ratios), cropped to the widths in use, and the BN's
         scale and shift (None without ``generated_affine``). The scale is 1 + the generated value, so a fresh
         generator starts at the affine-free BN."""
         output = self.generate(F.relu(self.encode(code)))
@@ -85,7 +91,8 @@ class GeneratedConv(nn.Module):
 
 class PruningNet(nn.Module):
     """The PruningNet of ``spec``: ``forward(x, choice)`` runs the network of one choice (a ratio index per
-    gene; ``set_choice`` sets the default). The classifier's input is cropped to the last width."""
+    gene; ``set_choice`` sets the default). The classifier's input is cropped to the last width. ``hidden``
+    overrides every generator's hidden width (None: the blocks' own, ``LAYER_HIDDEN`` for ``"layer"``)."""
 
     task = "classification"
 
@@ -93,30 +100,34 @@ class PruningNet(nn.Module):
         self,
         spec: NetSpec,
         ratios: Sequence[float] = DEFAULT_RATIOS,
-        hidden: int = 32,
+        hidden: int | None = None,
         generated_affine: bool = False,
         min_channels: int = 1,
         pointwise_matmul: bool = True,
+        generator_input: GeneratorInput = "block",
     ) -> None:
         super().__init__()
         self.check_ratios(ratios)
         self.spec, self.ratios = spec, tuple(float(r) for r in ratios)
         self.gene_choices = allowed_choices(spec, self.ratios, min_channels)
+        codes = generator_codes(spec, generator_input, hidden)
         self.layers = nn.ModuleList(
-            GeneratedConv(conv, self.ratios, hidden, generated_affine, pointwise_matmul) for conv in spec.convs
+            GeneratedConv(conv, len(code), width, norm_widths(conv, self.ratios), generated_affine, pointwise_matmul)
+            for conv, (code, width) in zip(spec.convs, codes, strict=True)
         )
         self.classifier = nn.Linear(spec.features_base, spec.num_classes)
         self.choice: tuple[int, ...] = (len(self.ratios) - 1,) * len(spec.genes)
-        # per conv, the genes of its (input, output) ratio; len(genes) stands for a fixed width (ratio 1)
+        # every generator's code genes in one flat index; len(genes) stands for an unpruned width (ratio 1)
         fixed = len(spec.genes)
-        code_genes = [[fixed if g is None else g for g in (conv.in_gene, conv.out_gene)] for conv in spec.convs]
-        self.register_buffer("code_genes", torch.tensor(code_genes), persistent=False)
+        flat = [fixed if gene is None else gene for code, _ in codes for gene in code]
+        self.register_buffer("code_genes", torch.tensor(flat), persistent=False)
+        self.code_sizes = [len(code) for code, _ in codes]
 
-    def codes(self, encoding: Sequence[float]) -> torch.Tensor:
-        """Every conv's generator input, (input ratio, output ratio), in one tensor: one host-to-device copy
-        per forward rather than one per layer."""
+    def codes(self, encoding: Sequence[float]) -> tuple[torch.Tensor, ...]:
+        """Every conv's generator input, gathered in one go: one host-to-device copy per forward rather than
+        one per layer."""
         table = torch.tensor([*encoding, 1.0], device=self.code_genes.device, dtype=self.classifier.weight.dtype)
-        return table[self.code_genes]
+        return table[self.code_genes].split(self.code_sizes)
 
     @property
     def lowest_choices(self) -> dict[str, int]:
@@ -162,8 +173,7 @@ class PruningNet(nn.Module):
         codes = self.codes(encoding)
 
         def run(index: int, inputs: torch.Tensor) -> torch.Tensor:
-            out_gene = self.spec.convs[index].out_gene
-            norm = 0 if out_gene is None else choice[out_gene]
+            norm = norm_index(self.spec.convs[index], choice)
             return self.layers[index](inputs, codes[index], widths[index], norm)
 
         for block in self.spec.blocks:
@@ -190,10 +200,13 @@ class PruningNet(nn.Module):
         for index, (conv, layer, plain) in enumerate(zip(self.spec.convs, self.layers, network.layers, strict=True)):
             weight, scale, shift = layer.generated(codes[index], *widths[index])
             plain.conv.weight.copy_(weight)
-            if scale is not None:
-                plain.bn.weight.copy_(scale)
-                plain.bn.bias.copy_(shift)
-            norm = layer.norms[0 if conv.out_gene is None else choice[conv.out_gene]]
+            norm = layer.norms[norm_index(conv, choice)]
+            bn_scale = torch.ones_like(plain.bn.weight) if norm.weight is None else norm.weight
+            bn_shift = torch.zeros_like(plain.bn.bias) if norm.bias is None else norm.bias
+            if scale is not None:  # the generated affine follows the BN's own
+                bn_scale, bn_shift = bn_scale * scale, bn_shift * scale + shift
+            plain.bn.weight.copy_(bn_scale)
+            plain.bn.bias.copy_(bn_shift)
             plain.bn.running_mean.copy_(norm.running_mean)
             plain.bn.running_var.copy_(norm.running_var)
         network.classifier.weight.copy_(self.classifier.weight[:, :features])
@@ -223,6 +236,38 @@ def conv_precision_for_matmuls() -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32 = kept
+
+
+def generator_codes(
+    spec: NetSpec, generator_input: GeneratorInput, hidden: int | None
+) -> list[tuple[tuple[int | None, ...], int]]:
+    """Per conv of ``spec``: the genes its generator reads (None: an unpruned width, ratio 1) and its hidden
+    width. ``block``: the code and hidden width of the conv's block (its shortcut conv's too); ``layer``: the
+    conv's own (input gene, output gene)."""
+    if generator_input == "layer":
+        return [((conv.in_gene, conv.out_gene), hidden or LAYER_HIDDEN) for conv in spec.convs]
+    if generator_input != "block":
+        raise ValueError(f"a generator input is block or layer, got {generator_input!r}")
+    codes: dict[int, tuple[tuple[int | None, ...], int]] = {}
+    for block in spec.blocks:
+        shortcut = (block.shortcut,) if isinstance(block.shortcut, int) else ()
+        for index in (*block.convs, *shortcut):
+            codes[index] = (block.code, hidden or block.generator_hidden)
+    return [codes[index] for index in range(len(spec.convs))]
+
+
+def norm_widths(conv: ConvSpec, ratios: Sequence[float]) -> list[int]:
+    """The widths of a conv's PruningNet BNs, one per ratio of its norm gene (one BN when it has none)."""
+    if conv.norm_gene is None:
+        return [conv.out_base]
+    if conv.norm_gene == conv.out_gene:
+        return [channels(conv.out_base, ratio) for ratio in ratios]
+    return [conv.out_base] * len(ratios)  # picked by the input ratio: the output is never pruned
+
+
+def norm_index(conv: ConvSpec, choice: Choice) -> int:
+    """Which of the conv's BNs the structure ``choice`` runs."""
+    return 0 if conv.norm_gene is None else choice[conv.norm_gene]
 
 
 def allowed_choices(spec: NetSpec, ratios: Sequence[float], min_channels: int = 1) -> tuple[range, ...]:

@@ -21,7 +21,12 @@ from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.metapruning.fidelity import PruningNetFidelity
 from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruned_training import PrunedTraining, describe_accuracy, holdout_accuracy
-from slimkit.methods.metapruning.pruningnet import DEFAULT_RATIOS, PruningNet, conv_precision_for_matmuls
+from slimkit.methods.metapruning.pruningnet import (
+    DEFAULT_RATIOS,
+    GeneratorInput,
+    PruningNet,
+    conv_precision_for_matmuls,
+)
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import (
     evaluate_choice,
@@ -50,7 +55,8 @@ class MetaPruningRunner:
         optimizer: OptimizerFactory,
         stage: Literal["pruningnet", "search", "retrain", "all", "fidelity"],
         ratios: list[float] | None,
-        generator_hidden: PositiveInt,
+        generator_hidden: PositiveInt | None,
+        generator_input: GeneratorInput,
         generated_affine: bool,
         min_channels: PositiveInt,
         label_smoothing: Fraction,
@@ -77,6 +83,7 @@ class MetaPruningRunner:
             raise ConfigError(f"method.ratios: {error}") from None
         self.optimizer = optimizer
         self.hidden = generator_hidden
+        self.generator_input = generator_input
         self.generated_affine = generated_affine
         self.min_channels = min_channels
         self.label_smoothing = label_smoothing
@@ -186,7 +193,14 @@ class MetaPruningRunner:
     def _pruningnet(self, stages: StageRunner, products: Products) -> dict[str, float]:
         context, spec = stages.context, products["spec"]
         try:
-            net = PruningNet(spec, self.ratios, self.hidden, self.generated_affine, self.min_channels)
+            net = PruningNet(
+                spec,
+                self.ratios,
+                self.hidden,
+                self.generated_affine,
+                self.min_channels,
+                generator_input=self.generator_input,
+            )
         except ValueError as error:  # the ratios were checked on construction: only the floor can fail here
             raise ConfigError(f"method.min_channels: {error}") from None
         module = PruningNetModule(
