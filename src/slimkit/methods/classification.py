@@ -96,6 +96,10 @@ class WeightSharingModule(LinearDecayModule):
     def use(self, structure: object) -> None:
         raise NotImplementedError
 
+    def evaluation_structure(self, batch_idx: int) -> object:
+        """The sub-network validation and test batch ``batch_idx`` runs."""
+        return self.structure(-1 - batch_idx)
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         self.use(self.structure(self.global_step))
         return super().training_step(batch, batch_idx)
@@ -111,11 +115,11 @@ class WeightSharingModule(LinearDecayModule):
             )
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.use(self.structure(-1 - batch_idx))
+        self.use(self.evaluation_structure(batch_idx))
         with batch_statistics(self.model):
             super().validation_step(batch, batch_idx)
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self.use(self.structure(-1 - batch_idx))
+        self.use(self.evaluation_structure(batch_idx))
         with batch_statistics(self.model):
             super().test_step(batch, batch_idx)

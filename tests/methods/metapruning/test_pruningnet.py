@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
+from slimkit.methods.metapruning.module import PruningNetModule
 from slimkit.methods.metapruning.pruningnet import conv_precision_for_matmuls, pointwise_conv
 from slimkit.methods.metapruning.search import (
     evaluate_choice,
@@ -115,3 +116,27 @@ def test_generated_bn_scale_follows_both_ratios_and_the_materialised_network_kee
     inputs = calibration[0][0]
     with torch.no_grad():
         torch.testing.assert_close(materialised(inputs), net(inputs, choice), rtol=1e-4, atol=1e-4)
+
+
+def test_silent_residuals_start_every_block_as_the_identity():
+    """With silent_residuals the conv ending each residual branch generates a BN scale of 0 for any code, so a
+    fresh PruningNet's identity blocks pass their input through; without generated scales it is refused."""
+    torch.manual_seed(0)
+    spec = resnet_spec(1, 10, 8, depth=20)
+    net = PruningNet(spec, generated_affine=True, silent_residuals=True)
+    for block in spec.blocks:
+        last = net.layers[block.convs[-1]]
+        for code in (torch.full((len(block.code),), 0.1), torch.rand(len(block.code))):
+            _, scale, shift = last.generated(code, last.spec.in_base, last.spec.out_base)
+            expected = 0.0 if block.shortcut != "none" else 1.0
+            assert torch.equal(scale, torch.full_like(scale, expected)) and torch.equal(shift, torch.zeros_like(shift))
+    with pytest.raises(ValueError, match="generated_affine"):
+        PruningNet(spec, silent_residuals=True)
+
+
+def test_pruningnets_of_every_run_seed_are_tested_on_the_same_structures():
+    net = PruningNet(resnet_spec(1, 10, 8))
+    modules = [PruningNetModule(net, 10, torch.optim.SGD, 0.0, seed=seed) for seed in (1, 2)]
+    assert modules[0].structure(5) != modules[1].structure(5)  # training draws follow the run seed
+    for batch in range(4):
+        assert modules[0].evaluation_structure(batch) == modules[1].evaluation_structure(batch)

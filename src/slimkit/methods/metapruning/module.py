@@ -10,6 +10,11 @@ from collections.abc import Sequence
 from slimkit.methods.classification import OptimizerFactory, WeightSharingModule
 from slimkit.methods.metapruning.pruningnet import PruningNet
 
+# the structures a PruningNet is validated and tested on, the same for every run seed so that runs compare: its
+# structures span ten times in FLOPs, and the draw alone moved one trained PruningNet's test top-1 (ResNet-56,
+# shifted digits) between 0.761 and 0.881 over eight draws
+EVALUATION_SEED = 0
+
 
 def choice_for_step(seed: int, step: int, gene_choices: Sequence[range]) -> tuple[int, ...]:
     """A ratio index per gene, uniform over the gene's allowed ones (``PruningNet.gene_choices``)."""
@@ -34,3 +39,6 @@ class PruningNetModule(WeightSharingModule):
 
     def use(self, structure: tuple[int, ...]) -> None:
         self.model.set_choice(structure)
+
+    def evaluation_structure(self, batch_idx: int) -> tuple[int, ...]:
+        return choice_for_step(EVALUATION_SEED, -1 - batch_idx, self.model.gene_choices)

@@ -6,7 +6,8 @@ code (``BlockSpec.code``: its mid, input and output ratios) through ``BlockSpec.
 ``"layer"``: each conv's generator reads only its own (input ratio, output ratio). Optionally
 (``generated_affine``, not in the paper) the generator also emits the BN's per-channel scale and shift, so they
 depend on the code: with affine-free BN a residual branch always adds at unit variance and a one-channel block
-cannot fade out, which a trained network's BN scale lets it do.
+cannot fade out, which a trained network's BN scale lets it do; with ``silent_residuals`` the scale of each
+residual branch's last BN starts at 0, so every block starts as the identity.
 A choice is one ratio index per gene of the network's ``NetSpec``; widths come from ``layer_widths``, the decoder
 the search, FLOPs count and pruned network use too.
 """
@@ -61,6 +62,12 @@ class GeneratedConv(nn.Module):
             nn.init.zeros_(self.generate.bias[self.weight_size :])
         self.norms = nn.ModuleList(nn.BatchNorm2d(width, affine=conv.affine_norm) for width in norm_widths)
 
+    def start_silent(self) -> None:
+        """Generate a BN scale of exactly 0 for every code until training moves it: the conv that ends a
+        residual branch starts its block as the identity (needs ``generated_affine``)."""
+        with torch.no_grad():
+            self.generate.bias[self.weight_size : self.weight_size + self.spec.out_base].fill_(-1.0)
+
     def generated(
         self, code: torch.Tensor, in_width: int, out_width: int
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -105,9 +112,12 @@ class PruningNet(nn.Module):
         min_channels: int = 1,
         pointwise_matmul: bool = True,
         generator_input: GeneratorInput = "block",
+        silent_residuals: bool = False,
     ) -> None:
         super().__init__()
         self.check_ratios(ratios)
+        if silent_residuals and not generated_affine:
+            raise ValueError("silent residual branches need generated BN scales (generated_affine)")
         self.spec, self.ratios = spec, tuple(float(r) for r in ratios)
         self.gene_choices = allowed_choices(spec, self.ratios, min_channels)
         codes = generator_codes(spec, generator_input, hidden)
@@ -115,6 +125,10 @@ class PruningNet(nn.Module):
             GeneratedConv(conv, len(code), width, norm_widths(conv, self.ratios), generated_affine, pointwise_matmul)
             for conv, (code, width) in zip(spec.convs, codes, strict=True)
         )
+        if silent_residuals:
+            for block in spec.blocks:
+                if block.shortcut != "none":
+                    self.layers[block.convs[-1]].start_silent()
         self.classifier = nn.Linear(spec.features_base, spec.num_classes)
         self.choice: tuple[int, ...] = (len(self.ratios) - 1,) * len(spec.genes)
         # every generator's code genes in one flat index; len(genes) stands for an unpruned width (ratio 1)

@@ -58,6 +58,7 @@ class MetaPruningRunner:
         generator_hidden: PositiveInt | None,
         generator_input: GeneratorInput,
         generated_affine: bool,
+        silent_residuals: bool,
         min_channels: PositiveInt,
         label_smoothing: Fraction,
         pruningnet_epochs: Count,
@@ -85,6 +86,9 @@ class MetaPruningRunner:
         self.hidden = generator_hidden
         self.generator_input = generator_input
         self.generated_affine = generated_affine
+        if silent_residuals and not generated_affine:
+            raise ConfigError("method.silent_residuals=true needs method.generated_affine=true (a generated BN scale)")
+        self.silent_residuals = silent_residuals
         self.min_channels = min_channels
         self.label_smoothing = label_smoothing
         self.pruningnet_epochs = pruningnet_epochs
@@ -200,6 +204,7 @@ class MetaPruningRunner:
                 self.generated_affine,
                 self.min_channels,
                 generator_input=self.generator_input,
+                silent_residuals=self.silent_residuals,
             )
         except ValueError as error:  # the ratios were checked on construction: only the floor can fail here
             raise ConfigError(f"method.min_channels: {error}") from None
