@@ -53,10 +53,10 @@ def parameters(net: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in net.parameters())
 
 
-def official_step(device: torch.device) -> tuple[Callable[[int, torch.Tensor, torch.Tensor], None], int]:
+def official_step(device: torch.device) -> tuple[Callable[[int, torch.Tensor, torch.Tensor], object], int]:
     net = OfficialPruningNet().to(device).train()
     step = OfficialStep(net)
-    return lambda index, inputs, labels: step(inputs, labels) and None, parameters(net)
+    return lambda _, inputs, labels: step(inputs, labels), parameters(net)
 
 
 def slimkit_step(
