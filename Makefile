@@ -41,7 +41,7 @@ clean:
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 
 # A single-node Slurm cluster on loopback for hydra/launcher=slurm and tests/slurm (root; installs
-# slurm-wlm and munge with apt-get when missing). State and slurm.conf in /tmp/slimkit-slurm.
+# slurm-wlm, munge, slurmdbd and mariadb-server with apt-get when missing; sacct works). State in /tmp/slimkit-slurm.
 slurm-up:
 	bash scripts/local_slurm.sh up
 

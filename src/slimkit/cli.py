@@ -20,7 +20,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException, Ove
 from hydra.types import RunMode
 from omegaconf.errors import OmegaConfBaseException
 
-from slimkit.errors import ConfigError
+from slimkit.errors import ConfigError, JobLostError, SweepFailedError
 
 EXIT_USER_ERROR = 2
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def describe_user_error(error: BaseException) -> str | None:
     """One line for an error the user caused, or None for anything else (a bug)."""
-    if isinstance(error, ConfigError):
+    if isinstance(error, ConfigError | JobLostError | SweepFailedError):
         return str(error)
     if isinstance(error, MissingConfigException):
         return _describe_missing_config(error)

@@ -29,6 +29,7 @@ from slimkit.config_checks import INJECTED_ARGUMENTS, check_ddp_launch, check_ta
 from slimkit.errors import ConfigError
 from slimkit.loggers import close_loggers
 from slimkit.run_context import RunContext, build_model
+from slimkit.run_lock import hold_run_dir
 
 log = logging.getLogger(__name__)
 RESULTS_FILE = "results.json"
@@ -45,22 +46,23 @@ def run(cfg: DictConfig) -> float | tuple[float, ...]:
     datamodule, runner = check_config(cfg)
     resume_from = find_resume_checkpoint(cfg, output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    if rank_zero_only.rank == 0:
-        record_config(cfg, output_dir)
-    if resume_from:
-        log.info("resuming from %s", resume_from)
-    context = RunContext(cfg=cfg, output_dir=output_dir, datamodule=datamodule, resume_from=resume_from)
-    started = time.time()
-    failed = True
-    try:
-        metrics = runner.run(context)
-        failed = False
-    except SIGTERMException:
-        log.warning("stopped by SIGTERM; rerun the same command to resume from %s", output_dir / LAST_CHECKPOINT)
-        raise SystemExit(EXIT_SIGTERM) from None
-    finally:
-        close_loggers(failed)
-    return write_results(cfg, output_dir, metrics, time.time() - started, resume_from)
+    with hold_run_dir(output_dir):  # one job writes a run dir: a second one stops here with one line
+        if rank_zero_only.rank == 0:
+            record_config(cfg, output_dir)
+        if resume_from:
+            log.info("resuming from %s", resume_from)
+        context = RunContext(cfg=cfg, output_dir=output_dir, datamodule=datamodule, resume_from=resume_from)
+        started = time.time()
+        failed = True
+        try:
+            metrics = runner.run(context)
+            failed = False
+        except SIGTERMException:
+            log.warning("stopped by SIGTERM; rerun the same command to resume from %s", output_dir / LAST_CHECKPOINT)
+            raise SystemExit(EXIT_SIGTERM) from None
+        finally:
+            close_loggers(failed)
+        return write_results(cfg, output_dir, metrics, time.time() - started, resume_from)
 
 
 def _log_lightning_once() -> None:

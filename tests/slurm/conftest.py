@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from slurm.sweeps import Sweep
 
 DEFAULT_STATE_DIR = "/tmp/slimkit-slurm"
 NOT_UP = "local Slurm is not up: run `make slurm-up`"
@@ -63,3 +66,21 @@ def slurm_env() -> dict[str, str]:
     if environment is None:
         pytest.skip(reason)
     return environment
+
+
+@pytest.fixture
+def launch(slurm_env: dict[str, str]) -> Iterator[Callable[..., Sweep]]:
+    """``launch(sweep_dir, overrides, name=None, env=None)`` starts a sweep (``name``: its Slurm job name, to
+    rerun a sweep under the same one; ``env``: extra variables); all are stopped, their jobs cancelled, after
+    the test."""
+    sweeps: list[Sweep] = []
+
+    def start(
+        sweep_dir: Path, overrides: list[str], name: str | None = None, env: dict[str, str] | None = None
+    ) -> Sweep:
+        sweeps.append(Sweep({**slurm_env, **(env or {})}, sweep_dir, overrides, name))
+        return sweeps[-1]
+
+    yield start
+    for sweep in sweeps:
+        sweep.stop()

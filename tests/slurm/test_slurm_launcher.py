@@ -4,22 +4,15 @@ job array, a job requeued mid-run resumes from its last.ckpt, and srun creates t
 from __future__ import annotations
 
 import json
-import os
-import pickle
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import torch
 
+from slurm.sweeps import load_result
+
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # tiny jobs: the point is the launcher, not the training
 SMALL = [
     "trainer.max_epochs=2",
@@ -29,87 +22,6 @@ SMALL = [
     "hydra.launcher.cpus_per_task=1",
     "hydra.launcher.timeout_min=10",
 ]
-SWEEP_TIMEOUT_S = 240.0
-
-
-class Sweep:
-    """One ``python train.py -m ...`` in the background, its Slurm jobs named uniquely (for squeue/scancel)."""
-
-    def __init__(self, environment: dict[str, str], sweep_dir: Path, overrides: list[str]) -> None:
-        self.environment = environment
-        self.sweep_dir = sweep_dir
-        self.name = f"slimkit-test-{uuid.uuid4().hex[:8]}"
-        self.log = sweep_dir.with_name(sweep_dir.name + ".log")
-        command = [
-            sys.executable,
-            "train.py",
-            "-m",
-            *overrides,
-            f"hydra.sweep.dir={sweep_dir}",
-            f"hydra.launcher.name={self.name}",
-        ]
-        self._log_handle = open(self.log, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            command,
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def slurm(self, *args: str) -> str:
-        return subprocess.run(
-            list(args), env=self.environment, capture_output=True, text=True, check=True, timeout=30
-        ).stdout
-
-    def job_ids(self) -> list[str]:
-        """Ids (``<job>`` or ``<array>_<task>``) of this sweep's jobs that Slurm still lists."""
-        return self.slurm("squeue", "-h", "--name", self.name, "-o", "%i").split()
-
-    def wait(self, timeout: float = SWEEP_TIMEOUT_S) -> None:
-        """Wait for the launcher to collect every result; fail with the logs when it does not."""
-        try:
-            status = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the sweep did not finish in {timeout:.0f} s\n{self.report()}")
-        assert status == 0, f"the sweep exited with status {status}\n{self.report()}"
-
-    def report(self) -> str:
-        """The launcher's log and the jobs' stderr, without submitit's warnings about sacct."""
-        lines = [line for line in self.log.read_text().splitlines() if "sacct" not in line]
-        parts = ["---- launcher log", *lines[-30:]]
-        for error_log in sorted(self.sweep_dir.glob(".submitit/*/*_log.err")):
-            parts += [f"---- {error_log.name}", *error_log.read_text().splitlines()[-15:]]
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        """End the launcher if it still runs and cancel whatever it left in the queue."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
-        subprocess.run(["scancel", "--name", self.name], env=self.environment, capture_output=True, timeout=30)
-        self._log_handle.close()
-
-
-@pytest.fixture
-def launch(slurm_env: dict[str, str]) -> Iterator[Callable[..., Sweep]]:
-    """``launch(sweep_dir, overrides)`` starts a sweep; all are stopped (and their jobs cancelled) after the test."""
-    sweeps: list[Sweep] = []
-
-    def start(sweep_dir: Path, overrides: list[str]) -> Sweep:
-        sweeps.append(Sweep(slurm_env, sweep_dir, overrides))
-        return sweeps[-1]
-
-    yield start
-    for sweep in sweeps:
-        sweep.stop()
-
-
-def load_result(result_pickle: Path) -> tuple[str, object]:
-    """submitit's ``(outcome, value)`` of one task; the value of a Hydra job is its JobReturn."""
-    with result_pickle.open("rb") as handle:
-        return pickle.load(handle)
 
 
 def test_three_job_sweep_is_one_job_array(launch, tmp_path):

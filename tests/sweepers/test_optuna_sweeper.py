@@ -171,4 +171,5 @@ def test_too_many_failures_stop_the_sweep(tmp_path):
         ]
     )
     assert result.returncode != 0
-    assert "above max_failure_rate=0.0 of 4 planned" in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert "1 job(s) failed, more than max_failure_rate=0.0 of 4 planned allows (0)" in error

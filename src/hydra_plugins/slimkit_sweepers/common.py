@@ -18,6 +18,8 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from slimkit.errors import JobLostError, SweepFailedError
+
 log = logging.getLogger(__name__)
 Constraint = Callable[[DictConfig], "tuple[bool, dict[str, Any]] | bool"]
 
@@ -86,18 +88,27 @@ class SlimkitSweeper(Sweeper):
         return self.launcher.launch([list(overrides) for overrides in batch], initial_job_idx=first_job_index)
 
     def check_failure_rate(self, failures: int, planned: int) -> None:
-        """Stop once more than ``max_failure_rate`` of the sweep's planned jobs have failed."""
-        if failures > self.max_failure_rate * planned:
-            raise RuntimeError(
-                f"{failures} job(s) failed, above max_failure_rate={self.max_failure_rate} of {planned} planned; "
-                "see the failed jobs' logs in the sweep dir"
+        """Stop once more jobs failed than ``max_failure_rate`` of the planned ones, rounded up (so a small
+        sweep survives one failure unless the rate is 0)."""
+        allowed = math.ceil(self.max_failure_rate * planned - 1e-9)
+        if failures > allowed:
+            raise SweepFailedError(
+                f"{failures} job(s) failed, more than max_failure_rate={self.max_failure_rate} of {planned} "
+                f"planned allows ({allowed}); see the failed jobs' logs in the sweep dir"
             )
+
+
+def lost_state(result: JobReturn) -> str | None:
+    """The Slurm state of a job that ended without a result (the launcher said so already), else None."""
+    error = result._return_value
+    return error.slurm_state if result.status == JobStatus.FAILED and isinstance(error, JobLostError) else None
 
 
 def job_values(result: JobReturn) -> tuple[float, ...] | None:
     """The job's objective as a tuple of floats, or None when it failed or returned nothing usable."""
     if result.status != JobStatus.COMPLETED:
-        log.warning("job %s failed: %s", result.overrides, result._return_value)
+        if lost_state(result) is None:
+            log.warning("job %s failed: %s", result.overrides, result._return_value)
         return None
     value = result.return_value
     values = tuple(value) if isinstance(value, list | tuple) else (value,)
