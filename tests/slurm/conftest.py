@@ -84,3 +84,32 @@ def launch(slurm_env: dict[str, str]) -> Iterator[Callable[..., Sweep]]:
     yield start
     for sweep in sweeps:
         sweep.stop()
+
+
+class SuiteClock:
+    """Adds up this directory's test results, for one summary line at the end of the run (CI's record of
+    how long the Slurm tests take)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.outcomes: dict[str, int] = {}
+
+    def add(self, report: pytest.TestReport) -> None:
+        self.seconds += report.duration
+        if report.when == "call" or report.outcome != "passed":
+            outcome = "skipped" if report.skipped else report.outcome
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+SLURM_SUITE = SuiteClock()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid.startswith("tests/slurm/"):
+        SLURM_SUITE.add(report)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SLURM_SUITE.outcomes:
+        counts = ", ".join(f"{number} {outcome}" for outcome, number in sorted(SLURM_SUITE.outcomes.items()))
+        terminalreporter.write_line(f"tests/slurm: {counts} in {SLURM_SUITE.seconds:.1f} s")

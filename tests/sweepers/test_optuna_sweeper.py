@@ -37,6 +37,15 @@ def count_state(study: optuna.Study, state: TrialState) -> int:
     return len(study.get_trials(deepcopy=False, states=(state,)))
 
 
+def completed_so_far(sweep_dir: Path, name: str) -> int:
+    """COMPLETE trials of a running sweep's study; 0 while the study is not written yet (the database file
+    exists a moment before the study's record does)."""
+    try:
+        return count_state(load_study(sweep_dir, name), TrialState.COMPLETE)
+    except KeyError:
+        return 0
+
+
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
     sweep_dir = tmp_path / "sweep"
     command = [
@@ -54,7 +63,7 @@ def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
     deadline = time.time() + 240
     while (
         not (sweep_dir / "optuna.db").is_file()
-        or count_state(load_study(sweep_dir, "resume_me"), TrialState.COMPLETE) < 3
+        or completed_so_far(sweep_dir, "resume_me") < 3
         or not (sweep_dir / "3").is_dir()  # the 4th job has started: its trial is RUNNING when killed
     ):
         assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
