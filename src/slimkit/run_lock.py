@@ -43,15 +43,11 @@ from typing import Literal
 from lightning.pytorch.utilities import rank_zero_only
 
 from slimkit.errors import ConfigError
+from slimkit.slurm_states import ALIVE
 
 log = logging.getLogger(__name__)
 LOCK_FILE = "run.lock"
 SQUEUE_TIMEOUT_S = 10.0
-# squeue's states (%T) of a job that will not run again; any other (PENDING, RUNNING, ...) is alive
-FINISHED_STATES = frozenset(
-    {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED"}
-    | {"REVOKED", "TIMEOUT"}
-)
 # an empty lock file is one its creator has not written yet; after this long, a creator that died
 EMPTY_LOCK_WAIT_S = 10.0
 # file systems without flock (Lustre mounted without -o flock): the check-and-write is then not atomic
@@ -139,7 +135,7 @@ def slurm_job_alive(job_id: str) -> bool | None:
         return None
     if result.returncode != 0:  # a job Slurm has forgotten: "slurm_load_jobs error: Invalid job id specified"
         return False if "Invalid job id" in result.stderr else None
-    return any(state not in FINISHED_STATES for state in result.stdout.split())
+    return any(state in ALIVE for state in result.stdout.split())
 
 
 def judge(owner: Owner, me: Owner) -> Verdict:

@@ -17,23 +17,6 @@ from collections.abc import Iterable
 log = logging.getLogger(__name__)
 
 GONE = "GONE"  # listed by neither sacct nor squeue: left the queue unseen (or not yet recorded)
-# States in which a job may still write its result (a requeued job passes through several of them).
-ALIVE = frozenset(
-    {
-        "PENDING",
-        "CONFIGURING",
-        "RUNNING",
-        "COMPLETING",
-        "REQUEUED",
-        "REQUEUE_FED",
-        "REQUEUE_HOLD",
-        "RESIZING",
-        "SUSPENDED",
-        "SIGNALING",
-        "STAGE_OUT",
-        "STOPPED",
-    }
-)
 COMMAND_TIMEOUT_S = 60
 _RANGE = re.compile(r"^(\d+)_\[([^\]]+)\]$")
 

@@ -27,8 +27,9 @@ from omegaconf import OmegaConf
 
 from hydra_plugins.slimkit_launcher.config import EARLIER_JOBS
 from hydra_plugins.slimkit_launcher.job_record import JobRecord, SubmittedJob
-from hydra_plugins.slimkit_launcher.job_states import ALIVE, GONE, SlurmStates
+from hydra_plugins.slimkit_launcher.job_states import GONE, SlurmStates
 from slimkit.errors import ConfigError, JobLostError
+from slimkit.slurm_states import ALIVE
 
 log = logging.getLogger(__name__)
 RESULT_SETTLE_S = 15.0  # a job Slurm reports ended may still be flushing its result file (shared filesystems)
