@@ -147,7 +147,7 @@ def test_weight_sharing_methods_share_one_search_group(tmp_path):
             ["method=spos", "+method.search.popsize=3"],
             "method.search.popsize is not a setting of SposSearchSettings; allowed: population_size, generations, "
             "top_k, mutation_count, mutation_prob, crossover_count, calibration_batches, holdout_batches, top, "
-            "progress, max_flops, max_params, max_latency_ms, latency_batch_size",
+            "progress, accelerator, max_cycles, must_fit, max_flops, max_params, max_latency_ms, latency_batch_size",
         ),
         (["method=spos", "~method.search.top"], "method.search.top is missing: SposSearchSettings needs it"),
         (["method=spos", "method.search.top=many"], "method.search.top='many' has the wrong type: SposSearchSettings"),

@@ -4,6 +4,7 @@ trained on digits. Each (simulator, configuration) compiles once and runs all it
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from simulate import SIMULATORS, simulate, unavailable
 
 from slimkit.accelerator import ArrayConfig
 from slimkit.accelerator.memory_images import read_export
+from slimkit.accelerator.network_cost import AcceleratorCost
+from slimkit.models.channel_spec import resnet_spec
 
 pytestmark = pytest.mark.slow  # Icarus / Verilator simulations
 
@@ -96,43 +99,37 @@ def test_random_layers_match_golden_outputs_and_cycle_model(simulator, config_na
                 assert record["cycles"] > record["predicted"], record
 
 
+def train_dp_quant(run_dir: Path, *overrides: str) -> None:
+    """A short dp_quant run in ``run_dir`` (``overrides`` give the model and the fp32 training's length)."""
+    quick = ["trainer.limit_val_batches=2", "callbacks.progress_bar=null"]
+    quick += ["method.cluster_epochs=1", "method.finetune_epochs=1"]
+    train = [sys.executable, "train.py", "method=dp_quant", *quick, "method.baseline=null", *overrides]
+    done = subprocess.run([*train, f"hydra.run.dir={run_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def export_one_sample(run_dir: Path, export_dir: Path, *options: str) -> Path:
+    """``slimkit-export-hw`` of the run's model.dpz with the layer inputs of one test image."""
+    export = [sys.executable, "-m", "slimkit.accelerator.export", str(run_dir / "model.dpz"), "-o", str(export_dir)]
+    done = subprocess.run([*export, "--samples", "1", *options], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return export_dir
+
+
 @pytest.fixture(scope="module")
 def exported_lenet(tmp_path_factory) -> Path:
     """A LeNet-5 trained and DP-quantized on digits (short run), exported with the export command."""
     run_dir = tmp_path_factory.mktemp("lenet_dp")
-    train = [
-        sys.executable,
-        "train.py",
-        "method=dp_quant",
+    train_dp_quant(
+        run_dir,
         "model=lenet",
-        f"hydra.run.dir={run_dir}",
         "trainer.max_epochs=2",
         "trainer.limit_train_batches=6",
-        "trainer.limit_val_batches=2",
-        "callbacks.progress_bar=null",
         "method.sparsity=0.6",
         "method.prune_steps=1",
         "method.prune_epochs=1",
-        "method.cluster_epochs=1",
-        "method.finetune_epochs=1",
-        "method.baseline=null",
-    ]
-    done = subprocess.run(train, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    export_dir = run_dir / "hw"
-    export = [
-        sys.executable,
-        "-m",
-        "slimkit.accelerator.export",
-        str(run_dir / "model.dpz"),
-        "-o",
-        str(export_dir),
-        "--samples",
-        "1",
-    ]
-    done = subprocess.run(export, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return export_dir
+    )
+    return export_one_sample(run_dir, run_dir / "hw")
 
 
 @pytest.mark.parametrize(
@@ -166,3 +163,33 @@ def test_layer_report_lists_every_layer_and_refuses_a_build_too_small(exported_l
     done = subprocess.run([*script, "--build", "up5k_mac_2x4"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("error: classifier.1 does not fit build up5k_mac_2x4")
+
+
+def test_a_pruned_resnet_simulates_in_the_cycles_a_search_predicts(tmp_path):
+    """The loop a cycle-capped search closes: a pruned ResNet (an encoding as a search writes it) DP-quantized
+    with accelerator=up5k_mac_2x4, exported for one sample and simulated on the UP5K build: every layer's
+    simulated cycles equal the prediction of ``slimkit.accelerator.network_cost`` (what the search checked),
+    outputs bit-exact (the testbench asserts them), and the run's accel/cycles is their sum."""
+    if reason := unavailable("verilator"):
+        pytest.skip(reason)
+    encoding = [0.5, 0.75, 0.5, 0.25, 1.0, 0.5, 0.75, 0.5, 1.0]  # ResNet-14 at base width 4: 3 stages, 6 mids
+    run_dir = tmp_path / "run"
+    architecture = ["model=prunable_resnet", "model.depth=14", "model.base_width=4", "data.image_size=8"]
+    searched = [f"model.encoding={encoding}".replace(" ", ""), "accelerator=up5k_mac_2x4"]
+    train_dp_quant(run_dir, *architecture, *searched, "trainer.max_epochs=1", "trainer.limit_train_batches=4")
+    predicted = AcceleratorCost("up5k_mac_2x4").of_spec(resnet_spec(1, 10, 8, 14, 4), encoding)
+    assert json.loads((run_dir / "results.json").read_text())["metrics"]["accel/cycles"] == predicted.cycles
+    best = tmp_path / "best.json"
+    best.write_text(json.dumps({"encoding": encoding, "accelerator": predicted.to_dict()}))
+    export_one_sample(run_dir, tmp_path / "hw", "--accumulator-bits", "24")
+    report = [sys.executable, str(ROOT / "hardware" / "scripts" / "layer_report.py"), str(tmp_path / "hw")]
+    report += ["--build", "up5k_mac_2x4", "--predicted", str(best)]
+    done = subprocess.run([*report, "--simulate", "verilator"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = f"all {len(predicted.layers)} layers: simulated {predicted.cycles} cycles == the search's predicted"
+    assert expected in done.stdout
+    off = predicted.to_dict()
+    off["layers"][3]["cycles"] += 1
+    best.write_text(json.dumps({"accelerator": off}))
+    done = subprocess.run(report, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "the search's prediction differs: layers ['layers.3.conv']" in done.stderr

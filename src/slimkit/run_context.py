@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.loggers import build_loggers
 
 
@@ -27,6 +28,17 @@ class RunContext:
     def build_model(self, **overrides: object) -> nn.Module:
         """A fresh model from ``cfg.model``, sized from the datamodule's input shape and classes."""
         return build_model(self.cfg.model, self.datamodule, **overrides)
+
+    def accelerator_metrics(self, model: nn.Module) -> dict[str, float]:
+        """``accel/cycles``, ``accel/index_words`` and ``accel/fits`` of ``model`` on the run's ``accelerator``
+        build (none without one): what a sweep's objective or constraint can name. ConfigError for a layer the
+        accelerator cannot run."""
+        build = self.cfg.get("accelerator")
+        if build is None:
+            return {}
+        if isinstance(build, DictConfig):
+            build = OmegaConf.to_container(build)
+        return AcceleratorCost(build).of_model(model, self.datamodule.input_shape).metrics()
 
     @property
     def loggers(self) -> list[Logger]:

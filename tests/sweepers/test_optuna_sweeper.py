@@ -16,6 +16,8 @@ from optuna.trial import TrialState
 pytestmark = pytest.mark.slow  # every test runs a sweep of train.py jobs
 
 # one tiny epoch per job: the sweeper, not the training, is under test
+NSGA2_SIX_TRIALS = ["-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=nsgaii", "hydra.sweeper.n_trials=6"]
+NSGA2_SIX_TRIALS += ["hydra.sweeper.n_jobs=3"]
 TINY_JOB = [
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=2",
@@ -102,11 +104,7 @@ def test_multi_objective_pareto_front_and_constraint_before_launch(tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = run_train(
         [
-            "-m",
-            "hydra/sweeper=optuna",
-            "hydra/sweeper/sampler=nsgaii",
-            "hydra.sweeper.n_trials=6",
-            "hydra.sweeper.n_jobs=3",
+            *NSGA2_SIX_TRIALS,
             "objective=[test/acc,model/params]",
             "direction=[maximize,minimize]",
             "model=lenet,resnet,wrn",
@@ -134,6 +132,44 @@ def test_multi_objective_pareto_front_and_constraint_before_launch(tmp_path):
             t.values[0] >= accuracy and t.values[1] <= params and tuple(t.values) != (accuracy, params)
             for t in study.get_trials(states=(TrialState.COMPLETE,))
         )
+    assert (sweep_dir / "pareto_front.png").is_file()
+
+
+def test_nsga2_trades_accuracy_for_accelerator_cycles_and_never_launches_over_the_cycle_cap(tmp_path):
+    """objective=[test/acc,accel/cycles] on the UP5K build: every launched network within max_cycles and fitting
+    the build (ResNets of base width 8 have 288-column layers, the build 256), the front non-dominated."""
+    sweep_dir = tmp_path / "sweep"
+    cap = 30_000
+    result = run_train(
+        [
+            *NSGA2_SIX_TRIALS,
+            "objective=[test/acc,accel/cycles]",
+            "direction=[maximize,minimize]",
+            "accelerator=up5k_mac_2x4",
+            "model=prunable_resnet",
+            "model.depth=choice(8,14,20)",
+            "model.base_width=choice(4,6,8)",
+            "data.image_size=8",
+            "+hydra.sweeper.constraint._target_=slimkit.model_cost.ModelBudget",
+            "+hydra.sweeper.constraint.accelerator=up5k_mac_2x4",
+            f"+hydra.sweeper.constraint.max_cycles={cap}",
+            "+hydra.sweeper.constraint.must_fit=true",
+            f"hydra.sweep.dir={sweep_dir}",
+            *TINY_JOB,
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    launched = [json.loads((job / "results.json").read_text())["metrics"] for job in job_dirs(sweep_dir)]
+    assert len(launched) == 6
+    assert all(job["accel/cycles"] <= cap and job["accel/fits"] == 1.0 for job in launched)
+    study = load_study(sweep_dir, OmegaConf.load(sweep_dir / "optimization_results.yaml").study_name)
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert all(t.user_attrs["cycles"] > cap or not t.user_attrs["fits"] for t in pruned)
+    completed = study.get_trials(states=(TrialState.COMPLETE,))
+    assert sorted(t.values[1] for t in completed) == sorted(job["accel/cycles"] for job in launched)
+    for point in OmegaConf.load(sweep_dir / "optimization_results.yaml").pareto_front:
+        accuracy, cycles = point["values"]
+        assert not any(t.values[0] >= accuracy and t.values[1] < cycles for t in completed)
     assert (sweep_dir / "pareto_front.png").is_file()
 
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from slimkit.accelerator.geometry import layer_geometry
 from slimkit.quant.dpz import QuantizedTensor
 from slimkit.quant.quantized_weight import quantizable_layers
 
@@ -105,7 +106,7 @@ def export_layer(
     _check_width("accumulator_bits", accumulator_bits, 64)
     if not name or "/" in name or "\\" in name or name in (".", ".."):
         raise ValueError(f"layer name {name!r} cannot be a directory name")
-    kind, geometry = _geometry(module, inputs)
+    kind, geometry = layer_geometry(module, tuple(inputs.shape))
     weight_shape = tuple(module.weight.shape)
     if tuple(quantized.shape) != weight_shape:
         raise ValueError(f"layer {name!r}: quantized shape {tuple(quantized.shape)} != weight shape {weight_shape}")
@@ -289,53 +290,6 @@ def read_export(out_dir: str | Path) -> dict[str, ExportedLayer]:
 def _check_width(what: str, bits: int, most: int) -> None:
     if not 2 <= bits <= most:
         raise ValueError(f"{what} must be in 2..{most}, got {bits}")
-
-
-def _geometry(module: nn.Module, inputs: torch.Tensor) -> tuple[str, dict[str, Any]]:
-    """The layer kind and, for a conv, its geometry; checks that the input batch fits the layer."""
-    if isinstance(module, nn.Linear):
-        if inputs.ndim != 2 or inputs.shape[1] != module.in_features:
-            raise ValueError(f"a Linear layer needs inputs (N, {module.in_features}), got {tuple(inputs.shape)}")
-        return "fc", {}
-    if not isinstance(module, nn.Conv2d):
-        raise ValueError(f"only nn.Linear and nn.Conv2d layers can be exported, got {type(module).__name__}")
-    if module.groups != 1:
-        raise ValueError(f"grouped/depthwise convs (groups={module.groups}) are not supported: groups must be 1")
-    if module.padding_mode != "zeros":
-        raise ValueError(f"only zero padding is supported, got padding_mode={module.padding_mode!r}")
-    if inputs.ndim != 4 or inputs.shape[1] != module.in_channels:
-        raise ValueError(f"a Conv2d layer needs inputs (N, {module.in_channels}, H, W), got {tuple(inputs.shape)}")
-    kernel, stride, dilation = list(module.kernel_size), list(module.stride), list(module.dilation)
-    padding = _explicit_padding(module.padding, kernel, dilation)
-    height, width = inputs.shape[2], inputs.shape[3]
-    out_size = [
-        (size + 2 * p - d * (k - 1) - 1) // s + 1
-        for size, p, d, k, s in zip((height, width), padding, dilation, kernel, stride, strict=True)
-    ]
-    if min(out_size) < 1:
-        raise ValueError(f"input {height}x{width} is smaller than the conv's receptive field")
-    geometry = {
-        "in_channels": module.in_channels,
-        "out_channels": module.out_channels,
-        "kernel": kernel,
-        "stride": stride,
-        "padding": padding,
-        "dilation": dilation,
-        "input_size": [height, width],
-        "output_size": out_size,
-    }
-    return "conv", geometry
-
-
-def _explicit_padding(padding: str | tuple[int, ...], kernel: list[int], dilation: list[int]) -> list[int]:
-    if not isinstance(padding, str):
-        return list(padding)
-    if padding == "valid":
-        return [0, 0]
-    total = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
-    if any(t % 2 for t in total):  # torch pads 'same' asymmetrically then; the accelerator pads symmetrically
-        raise ValueError("padding='same' with an even receptive field pads asymmetrically: not supported")
-    return [t // 2 for t in total]
 
 
 def _dense_indices(quantized: QuantizedTensor, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarray, int | None]:

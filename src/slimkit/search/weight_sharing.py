@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from slimkit.accelerator.network_cost import AcceleratorCost, CycleLimits
+from slimkit.errors import ConfigError
 from slimkit.search import EvolutionSearch, EvolutionSettings, SearchSpace
 from slimkit.search.evolution import Repair
 from slimkit.settings import PositiveInt
@@ -30,6 +32,29 @@ class WeightSharingSearchSettings(EvolutionSettings):
     holdout_batches: PositiveInt | None  # batches of the held-out split; None = all
     top: PositiveInt  # candidates in the search's top.json
     progress: bool  # a progress bar per generation
+    # the accelerator a candidate must run on: a build of slimkit.accelerator.builds or ArrayConfig's fields;
+    # checked before a candidate is evaluated, like the FLOPs cap (None: no accelerator constraint)
+    accelerator: str | dict | None
+    max_cycles: PositiveInt | None  # per inference (one sample)
+    must_fit: bool  # every layer within the build's index memory, column tiles and shape ports
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.accelerator is None and (self.max_cycles is not None or self.must_fit):
+            raise ConfigError("method.search.max_cycles and must_fit need method.search.accelerator (a build)")
+        if self.accelerator is not None:
+            self.cycle_limits()  # an unknown build or a bad field: one line now, before anything runs
+
+    def cycle_limits(self) -> CycleLimits | None:
+        """The accelerator constraint of these settings (None without ``accelerator``)."""
+        if self.accelerator is None:
+            return None
+        return CycleLimits(AcceleratorCost(self.accelerator), self.max_cycles, self.must_fit)
+
+    def refuse_accelerator(self, why: str) -> None:
+        """One line when a method whose search cannot cost its candidates on the accelerator is given one."""
+        if self.accelerator is not None:
+            raise ConfigError(f"method.search.accelerator: {why}; method=metapruning and spos_bits search under it")
 
 
 @torch.no_grad()

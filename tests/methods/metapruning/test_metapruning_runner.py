@@ -114,6 +114,9 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
         ("method.select_top=-1", "method.select_top=-1 is out of range: must be >= 0"),
         ("method.select_epochs=0", "method.select_epochs=0 is out of range: must be >= 1"),
         ("method.select_top=3 method.search.top=2", "method.search.top (2) must be at least that"),
+        ("method.search.max_cycles=9000", "method.search.max_cycles and must_fit need method.search.accelerator"),
+        ("accelerator=up5k", "unknown accelerator build 'up5k': choose from up5k_mac_2x4, up5k_centroid_2x4"),
+        ("accelerator=up5k_mac_2x4 method.search.max_cycles=10", "not even the narrowest structure is within"),
     ],
 )
 def test_bad_settings_end_with_one_clear_line(override, message, tmp_path):

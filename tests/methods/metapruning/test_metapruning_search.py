@@ -9,9 +9,11 @@ import random
 import pytest
 import torch
 
+from slimkit.accelerator.network_cost import AcceleratorCost, CycleLimits
+from slimkit.errors import ConfigError
 from slimkit.methods.metapruning import DEFAULT_RATIOS, PruningNet, choice_for_step
 from slimkit.methods.metapruning.fidelity import sample_structures
-from slimkit.methods.metapruning.report import describe
+from slimkit.methods.metapruning.report import describe, write_search_report
 from slimkit.methods.metapruning.search import (
     choice_of,
     evaluate_choice,
@@ -173,3 +175,39 @@ def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
     distance = abs(network_flops(spec, (ratio,) * len(spec.genes)) - target)
     for other in (r / 1000 for r in range(100, 1001)):
         assert distance <= abs(network_flops(spec, (other,) * len(spec.genes)) - target)
+
+
+@pytest.mark.slow
+def test_under_a_cycle_cap_every_evaluated_structure_runs_within_it_on_the_build(digits_pruningnet, tmp_path):
+    """method.search.max_cycles / must_fit: checked before any evaluation like the FLOPs cap, over-cap draws
+    narrowed to fit; every evaluated structure within both, and the report gives the best one's cycles."""
+    net, calibration, holdout = digits_pruningnet
+    spec = net.spec
+    cost = AcceleratorCost("up5k_mac_2x4")
+    cap = cost.of_spec(spec, (0.4,) * len(spec.genes)).cycles
+    limits = CycleLimits(cost, max_cycles=cap, must_fit=True)
+    full_flops = network_flops(spec, spec.full_encoding())
+    evaluated: list[tuple[int, ...]] = []
+
+    def evaluate(choice: tuple[int, ...]) -> float:
+        evaluated.append(choice)
+        return evaluate_choice(net, choice, calibration, holdout)
+
+    search = search_structure(net, full_flops, evaluate, tmp_path / "state.json", limits=limits, **SETTINGS)
+    costs = [cost.of_spec(spec, net.encoding(choice)) for choice in evaluated]
+    assert len(evaluated) == 3 * SETTINGS["population_size"]
+    assert all(network.cycles <= cap and network.fits for network in costs)
+    assert sum(record["repaired"] for record in search.history) > 0  # uniform draws mostly exceed the cap
+    top, summary = write_search_report(search, net, tmp_path, 2, full_flops, limits)
+    assert top[0]["accelerator"] == cost.of_spec(spec, top[0]["encoding"]).to_dict()
+    assert summary["search_cycles"] == top[0]["accelerator"]["cycles"] <= cap
+    assert summary["evaluated_max_cycles"] == max(network.cycles for network in costs) <= summary["cycles_cap"]
+    assert (tmp_path / "cycles.png").is_file()
+
+
+def test_a_cycle_cap_below_the_narrowest_structure_ends_in_one_line(digits_pruningnet, tmp_path):
+    net, calibration, holdout = digits_pruningnet
+    limits = CycleLimits(AcceleratorCost("up5k_mac_2x4"), max_cycles=100)
+    full_flops = network_flops(net.spec, net.spec.full_encoding())
+    with pytest.raises(ConfigError, match="the narrowest structure is within .* FLOPs and cycles <= 100 on up5k"):
+        search_structure(net, full_flops, lambda choice: 0.0, tmp_path / "s.json", limits=limits, **SETTINGS)

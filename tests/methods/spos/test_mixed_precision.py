@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
+from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.methods.spos.mixed_precision import bits_for_step, measure_costs
 from slimkit.models import CifarResNet, LeNet5
 from slimkit.quant import optimal_codebook
@@ -60,6 +61,8 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
             "method.finetune_epochs=1",
             "method.fidelity_samples=3",
             *TINY_SEARCH,
+            "accelerator=mac_8x8",  # its 5-bit indices hold widths 2, 3 and 4, not 8
+            "method.search.must_fit=true",
             f"hydra.run.dir={tmp_path}",
         ]
     )
@@ -67,8 +70,10 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
     metrics = read_results(tmp_path)["metrics"]
     chosen = json.loads((tmp_path / "search" / "bits.json").read_text())
     assert chosen["cost"] <= chosen["limit"] == metrics["search/budget"]
-    layers = [m for m in CifarResNet(1, 10, 16).modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
-    assert set(chosen["bits"]) <= {2, 3, 4, 8} and len(chosen["bits"]) == len(layers)
+    model = CifarResNet(1, 10, 16)
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
+    assert set(chosen["bits"]) <= {2, 3, 4} and len(chosen["bits"]) == len(layers)
+    assert metrics["accel/cycles"] == AcceleratorCost("mac_8x8").of_model(model, (1, 16, 16)).cycles
     for name in ("mixed/test_acc", "uniform/test_acc", "mixed/test_acc_shared", "uniform/test_acc_shared"):
         assert 0.0 <= metrics[name] <= 1.0
     assert metrics["test/acc"] == metrics["mixed/test_acc"]
@@ -91,6 +96,8 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
         ("method.budget_bits=2", "method.budget_bits=2 must be above the smallest of method.widths [2, 3, 4, 8]"),
         ("method.widths=[0,3]", "method.widths[0]=0 is out of range: must be in [1, 16]"),
         ("+method.search.popsize=3", "method.search.popsize is not a setting of WeightSharingSearchSettings"),
+        ("accelerator=mac_8x8 method.search.max_cycles=100", "is outside cycles <= 100 on mac_8x8 at any bit widths"),
+        ("accelerator=up5k_mac_2x4 method.search.must_fit=true method.widths=[6,8]", "none fits the build's 5-bit"),
         (
             "method.fidelity_samples=3",
             "method.fidelity_samples needs >= 3 architectures and method.finetune_epochs > 0",
@@ -98,5 +105,5 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
     ],
 )
 def test_bad_settings_are_one_line(tmp_path, override, message):
-    done = run_train(["method=spos_bits", override, f"hydra.run.dir={tmp_path}"])
+    done = run_train(["method=spos_bits", *override.split(), f"hydra.run.dir={tmp_path}"])
     assert done.returncode == 2 and message in done.stderr.strip().splitlines()[-1]

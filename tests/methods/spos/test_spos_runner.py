@@ -150,6 +150,10 @@ def test_a_model_that_is_not_the_supernet_is_named_in_one_line(tmp_path):
         ("method.stage=everything", "method.stage='everything'"),
         ("method.space=widths", "method.space='widths'"),
         ("+method.search.popsize=3", "method.search.popsize is not a setting of SposSearchSettings; allowed:"),
+        (
+            "method.search.accelerator=mac_8x8",
+            "method=spos searches ShuffleNet blocks, whose depthwise convs it cannot",
+        ),
         ("method.flops_range=[3e6,1e6]", "method.flops_range must be [min, max]"),
         ("method.supernet=/nope.pt", "method.supernet=/nope.pt is not a file"),
         ("method.architecture=/nope.json", "method.architecture: cannot read the architecture file /nope.json"),

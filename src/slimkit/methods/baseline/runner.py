@@ -19,6 +19,7 @@ class BaselineRunner:
 
     def run(self, context: RunContext) -> dict[str, float]:
         model = context.build_model()
+        accelerator = context.accelerator_metrics(model)  # before training: a layer it cannot run stops the run now
         module = ClassificationModule(
             model,
             context.datamodule.num_classes,
@@ -29,4 +30,5 @@ class BaselineRunner:
         trainer = context.build_trainer()
         trainer.fit(module, datamodule=context.datamodule, ckpt_path=context.resume_from, weights_only=True)
         metrics = context.test_best(trainer, module)
-        return {**metrics, "model/params": float(sum(parameter.numel() for parameter in model.parameters()))}
+        params = float(sum(parameter.numel() for parameter in model.parameters()))
+        return {**metrics, "model/params": params, **accelerator}

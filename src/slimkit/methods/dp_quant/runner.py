@@ -105,6 +105,7 @@ class DpQuantRunner:
         stages = StageRunner(context)
         model = context.build_model()
         params = sum(parameter.numel() for parameter in model.parameters())
+        accelerator = context.accelerator_metrics(model)  # the layers' shapes, before compression wraps them
         try:
             attach_compressed(model, self.bits, key="method.bits")
         except ValueError as error:
@@ -112,7 +113,7 @@ class DpQuantRunner:
         if self.pretrained:
             load_pretrained(model, self.pretrained)
         attack = self.pgd.attack_for(context.datamodule) if self.pgd else None
-        metrics: dict[str, float] = {"model/params": float(params), "fp32/bytes": 4.0 * params}
+        metrics: dict[str, float] = {"model/params": float(params), "fp32/bytes": 4.0 * params, **accelerator}
 
         module = self._module(model, context, attack, self.pretrain_epochs)
         fp32 = stages.test(module) if self.pretrained else stages.fit("pretrain", module, self.pretrain_epochs)

@@ -9,17 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slimkit.accelerator.network_cost import CycleLimits
 from slimkit.methods.metapruning.pruningnet import PruningNet
-from slimkit.methods.metapruning.search import choice_of, choice_space, narrow_to_fit, within_flops
+from slimkit.methods.metapruning.search import choice_of, choice_space, narrow_to_fit, within_caps
 from slimkit.models.channel_spec import network_flops
 
 Choice = tuple[int, ...]
 
 
-def sample_structures(net: PruningNet, max_flops: float, count: int, seed: int) -> list[Choice]:
-    """``count`` distinct structures (ratio indices) within ``max_flops``, drawn like the search's random ones."""
+def sample_structures(
+    net: PruningNet, max_flops: float, count: int, seed: int, limits: CycleLimits | None = None
+) -> list[Choice]:
+    """``count`` distinct structures (ratio indices) within ``max_flops`` and the accelerator's ``limits``, drawn
+    like the search's random ones."""
     spec = net.spec
-    feasible = within_flops(net, max_flops)
+    feasible = within_caps(net, max_flops, limits)
     space = choice_space(net)
     rng = random.Random(seed)
     structures: list[Choice] = []
@@ -43,17 +47,21 @@ class PruningNetFidelity:
     max_flops: float
     score: Callable[[Choice], float]
     train: Callable[[str, Choice], float]
+    limits: CycleLimits | None = None
 
     def sample(self, count: int, seed: int) -> list[Choice]:
-        return sample_structures(self.net, self.max_flops, count, seed)
+        return sample_structures(self.net, self.max_flops, count, seed, self.limits)
 
     def describe(self, architecture: Choice) -> dict[str, Any]:
         encoding = self.net.encoding(architecture)
-        return {
+        described = {
             "choice": list(architecture),
             "encoding": list(encoding),
             "flops": network_flops(self.net.spec, encoding),
         }
+        if self.limits is not None:
+            described["accel_cycles"] = self.limits.cost.of_spec(self.net.spec, encoding).cycles
+        return described
 
     def proxy(self, architecture: Choice) -> float:
         return self.score(architecture)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import lightning as L
 
+from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
 from slimkit.methods.stages import StageRunner
 from slimkit.models.channel_net import ChannelNet
@@ -35,6 +36,7 @@ class PrunedTraining:
     label_smoothing: float
     epochs: int
     repeats: int  # method.retrain_seeds
+    accelerator: AcceleratorCost | None = None  # also report each network's cycles on this build
 
     @property
     def seeds(self) -> list[int]:
@@ -76,13 +78,16 @@ class PrunedTraining:
             network, fitted = self.once(stage, spec, encoding, initial, repeat)
             accuracies[seed] = fitted["test/acc"]
         values = list(accuracies.values())
-        return {
+        metrics = {
             "test/acc": statistics.fmean(values),
             "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
             **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
             "model/flops": float(network_flops(spec, encoding)),
             "model/params": float(sum(p.numel() for p in network.parameters())),
         }
+        if self.accelerator is not None:
+            metrics |= self.accelerator.of_spec(spec, encoding).metrics()
+        return metrics
 
 
 def holdout_accuracy(network: ChannelNet, holdout: Batches) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from slimkit.accelerator.network_cost import CycleLimits
 from slimkit.errors import ConfigError
 from slimkit.methods.metapruning.pruningnet import PruningNet
 from slimkit.methods.metapruning.search import choice_of
@@ -16,11 +17,12 @@ from slimkit.search.persistence import write_json_atomic
 from slimkit.search.plots import plot_scatter, plot_search_curve
 
 
-def describe(net: PruningNet, choice: tuple[int, ...]) -> dict:
-    """A structure as JSON: its ratios (what ``model.encoding`` reads), ratio indices, widths and FLOPs."""
+def describe(net: PruningNet, choice: tuple[int, ...], limits: CycleLimits | None = None) -> dict:
+    """A structure as JSON: its ratios (what ``model.encoding`` reads), ratio indices, widths and FLOPs, and with
+    ``limits`` its accelerator cost (cycles per layer and in all, index words, fit)."""
     encoding = net.encoding(choice)
     widths, features = layer_widths(net.spec, encoding)
-    return {
+    described = {
         "model": net.spec.name,
         "encoding": list(encoding),
         "choice": list(choice),
@@ -29,18 +31,29 @@ def describe(net: PruningNet, choice: tuple[int, ...]) -> dict:
         "features": features,
         "flops": network_flops(net.spec, encoding),
     }
+    if limits is not None:
+        described["accelerator"] = limits.cost.of_spec(net.spec, encoding).to_dict()
+    return described
 
 
 def write_search_report(
-    search: EvolutionSearch, net: PruningNet, folder: Path, top: int, max_flops: float
+    search: EvolutionSearch,
+    net: PruningNet,
+    folder: Path,
+    top: int,
+    max_flops: float,
+    limits: CycleLimits | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """top.json, best.json, curve.png, scatter.png in ``folder``; top.json's rows (the ``top`` best structures,
-    best first: rank, held-out score and ``describe``'s fields) and summary metrics."""
+    """top.json, best.json, curve.png, scatter.png (and with ``limits`` cycles.png) in ``folder``; top.json's
+    rows (the ``top`` best structures, best first: rank, held-out score and ``describe``'s fields) and summary
+    metrics."""
     ranked = [(choice_of(net.spec, candidate.values), score) for candidate, score in search.best(top)]
     if not ranked:
-        raise ConfigError(f"the search found no structure within {max_flops:.6g} FLOPs: raise method.budgets")
+        caps = f"{max_flops:.6g} FLOPs" + (f" and {limits.describe()}" if limits is not None else "")
+        raise ConfigError(f"the search found no structure within {caps}: raise method.budgets or the cycle cap")
     entries = [
-        {"rank": rank, "holdout_acc": score, **describe(net, choice)} for rank, (choice, score) in enumerate(ranked, 1)
+        {"rank": rank, "holdout_acc": score, **describe(net, choice, limits)}
+        for rank, (choice, score) in enumerate(ranked, 1)
     ]
     write_json_atomic(folder / "top.json", entries)
     write_json_atomic(folder / "best.json", entries[0])
@@ -55,7 +68,7 @@ def write_search_report(
     ]
     best_flops = entries[0]["flops"]
     plot_scatter(evaluated, folder / "scatter.png", "MFLOPs", "held-out top-1", (best_flops / 1e6, best_score))
-    return entries, {
+    summary = {
         "search_holdout_acc": best_score,
         "search_flops": float(best_flops),
         "flops_cap": float(max_flops),
@@ -63,3 +76,23 @@ def write_search_report(
         "rejected_infeasible": float(sum(record["rejected"].get("infeasible", 0) for record in history)),
         "repaired_over_cap": float(sum(record.get("repaired", 0) for record in history)),
     }
+    if limits is not None:
+        summary |= _plot_cycles(history, net, limits, folder, entries[0])
+    return entries, summary
+
+
+def _plot_cycles(
+    history: list[dict[str, Any]], net: PruningNet, limits: CycleLimits, folder: Path, best: dict[str, Any]
+) -> dict[str, float]:
+    """cycles.png (every evaluated structure's held-out score against its cycles) and the cycle figures."""
+    evaluated = [
+        (limits.cost.of_spec(net.spec, net.encoding(choice_of(net.spec, item["values"]))).cycles, item["score"])
+        for record in history
+        for item in record["candidates"]
+        if item["score"] is not None
+    ]
+    cycles = best["accelerator"]["cycles"]
+    xlabel = f"cycles per inference on {limits.cost.build}"
+    plot_scatter(evaluated, folder / "cycles.png", xlabel, "held-out top-1", (cycles, best["holdout_acc"]))
+    summary = {"search_cycles": float(cycles), "evaluated_max_cycles": float(max(c for c, _ in evaluated))}
+    return summary | ({"cycles_cap": float(limits.max_cycles)} if limits.max_cycles is not None else {})

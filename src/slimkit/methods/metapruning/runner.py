@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import torch
 from annotated_types import MinLen
 
+from slimkit.accelerator.network_cost import CycleLimits
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.metapruning.fidelity import PruningNetFidelity
@@ -29,6 +30,7 @@ from slimkit.methods.metapruning.pruningnet import (
 )
 from slimkit.methods.metapruning.report import write_search_report
 from slimkit.methods.metapruning.search import (
+    check_reachable,
     evaluate_choice,
     generated_network,
     nearest_uniform_choice,
@@ -95,6 +97,7 @@ class MetaPruningRunner:
         self.budgets = budgets
         self.pruningnet_file = pruningnet
         self.search_settings = search
+        self.limits = search.cycle_limits()
         if select_top > self.search_settings.top:
             raise ConfigError(
                 f"method.select_top={select_top} re-ranks the search's top structures: method.search.top "
@@ -131,9 +134,11 @@ class MetaPruningRunner:
         stages = StageRunner(context)
         full_flops = network_flops(spec, spec.full_encoding())
         caps = [budget * full_flops if budget <= 1 else budget for budget in self.budgets]
+        for cap in caps:  # before a PruningNet is trained: a cap no structure meets is one line now
+            check_reachable(spec, (self.ratios[0],) * len(spec.genes), cap, self.limits)
         products = {
             "spec": spec,
-            "budgets": {f"flops{round(100 * cap / full_flops)}": cap for cap in caps},  # tag -> FLOPs cap
+            "budgets": {budget_tag(cap, full_flops, self.limits): cap for cap in caps},  # tag -> FLOPs cap
             "training": self._training(context, stages),
         }
         if self.encoding is not None:
@@ -164,7 +169,10 @@ class MetaPruningRunner:
         net, calibration, metrics = products["pruningnet"], self._batches(stages, products)[0], {}
         for tag, choice in products["structures"].items():
             metrics |= self._compare(products["training"], net, calibration, choice, tag)
-        metrics["test/acc"] = metrics[f"{next(iter(products['structures']))}/test_acc"]
+        first = next(iter(products["structures"]))
+        metrics["test/acc"] = metrics[f"{first}/test_acc"]
+        if self.limits is not None:
+            metrics["accel/cycles"] = metrics[f"{first}/accel_cycles"]
         return metrics
 
     def _fidelity_stage(self, stages: StageRunner, products: Products) -> dict[str, float]:
@@ -181,8 +189,9 @@ class MetaPruningRunner:
         return products["batches"]
 
     def _training(self, context: RunContext, stages: StageRunner) -> PrunedTraining:
+        accelerator = self.limits.cost if self.limits is not None else None
         return PrunedTraining(
-            context, stages, self.optimizer, self.label_smoothing, self.retrain_epochs, self.retrain_seeds
+            context, stages, self.optimizer, self.label_smoothing, self.retrain_epochs, self.retrain_seeds, accelerator
         )
 
     def _spec(self, context: RunContext) -> NetSpec:
@@ -242,9 +251,10 @@ class MetaPruningRunner:
         folder = context.output_dir / "search" / tag
         folder.mkdir(parents=True, exist_ok=True)
         log.info(
-            "search %s: FLOPs <= %.4g, %d calibration / %d held-out batches",
+            "search %s: FLOPs <= %.4g%s, %d calibration / %d held-out batches",
             tag,
             max_flops,
+            f", {self.limits.describe()}" if self.limits is not None else "",
             len(calibration),
             len(holdout),
         )
@@ -254,10 +264,11 @@ class MetaPruningRunner:
             lambda choice: evaluate_choice(net, choice, calibration, holdout),
             folder / "state.json",
             progress=settings.progress and context.progress_bars,
+            limits=self.limits,
             seed=int(context.cfg.seed),
             **settings.evolution(),
         )
-        top, summary = write_search_report(search, net, folder, settings.top, max_flops)
+        top, summary = write_search_report(search, net, folder, settings.top, max_flops, self.limits)
         net.cpu()
         if not self.select_top:
             return tuple(top[0]["choice"]), summary
@@ -295,7 +306,8 @@ class MetaPruningRunner:
 
         _, encoding, initial = self._uniform(net, calibration, max_flops)
         uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)["test/acc"]
-        subject = PruningNetFidelity(net, max_flops, lambda c: evaluate_choice(net, c, calibration, holdout), trained)
+        score = lambda c: evaluate_choice(net, c, calibration, holdout)  # noqa: E731
+        subject = PruningNetFidelity(net, max_flops, score, trained, self.limits)
         report = measure_fidelity(
             subject,
             self.fidelity_samples,
@@ -361,6 +373,16 @@ class MetaPruningRunner:
             return ratio, (ratio,) * len(net.spec.genes), None
         choice, ratio = nearest_uniform_choice(net, flops)
         return ratio, net.encoding(choice), generated_network(net, choice, calibration)
+
+
+def budget_tag(max_flops: float, full_flops: float, limits: CycleLimits | None) -> str:
+    """A budget's name in metrics and folders: ``flops<percent of the full FLOPs>``, with ``_cycles<cap>`` under a
+    cycle cap (only ``cycles<cap>`` when the FLOPs cap is the full network's)."""
+    flops = f"flops{round(100 * max_flops / full_flops)}"
+    if limits is None or limits.max_cycles is None:
+        return flops
+    cycles = f"cycles{limits.max_cycles}"
+    return cycles if max_flops >= full_flops else f"{flops}_{cycles}"
 
 
 def search_device() -> torch.device:

@@ -1,10 +1,10 @@
 """MetaPruning's evolutionary search over a trained PruningNet (docs/methods/metapruning.md), in process: a gene per
 prunable width with a ratio index as its value, an exact FLOPs cap checked before any evaluation
-(``network_flops``, equal to ``torch.utils.flop_counter``), BN recalibration on the same training batches for
-every candidate and top-1 on one fixed held-out split; resumable per generation. A draw over the cap is
-narrowed until it fits (random genes one ratio step down), so tight caps, where almost no uniformly random
-structure is feasible, still fill every generation. Also the uniform-width network of equal FLOPs, the
-baseline a searched network must beat."""
+(``network_flops``, equal to ``torch.utils.flop_counter``) and optionally the accelerator's cycles and fit, BN
+recalibration on the same training batches for every candidate and top-1 on one fixed held-out split;
+resumable per generation. A draw over the cap is narrowed until it fits (random genes one ratio step down), so
+tight caps, where almost no uniformly random structure is feasible, still fill every generation. Also the
+uniform-width network of equal FLOPs, the baseline a searched network must beat."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from slimkit.accelerator.network_cost import CycleLimits
+from slimkit.errors import ConfigError
 from slimkit.methods.metapruning.pruningnet import Choice, PruningNet
 from slimkit.models.channel_net import ChannelNet
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -56,11 +58,13 @@ def search_structure(
     state_file: str | Path,
     on_generation: Callable[[EvolutionSearch], None] | None = None,
     progress: bool = False,
+    limits: CycleLimits | None = None,
     **settings: Any,
 ) -> EvolutionSearch:
-    """The search under ``max_flops`` (``settings``: EvolutionSearch's), resumed from ``state_file``."""
+    """The search under ``max_flops`` and the accelerator's ``limits`` (``settings``: EvolutionSearch's),
+    resumed from ``state_file``."""
     spec = net.spec
-    feasible = within_flops(net, max_flops)
+    feasible = within_caps(net, max_flops, limits)
 
     def score(values: dict[str, Any]) -> float:
         return evaluate(choice_of(spec, values))
@@ -69,15 +73,31 @@ def search_structure(
         return narrow_to_fit(values, feasible, rng, lowest)
 
     lowest = net.lowest_choices
+    check_reachable(spec, net.encoding(choice_of(spec, lowest)), max_flops, limits)
     space = choice_space(net)
     return run_evolution(space, score, feasible, state_file, on_generation, progress, repair, **settings)
 
 
-def within_flops(net: PruningNet, max_flops: float) -> Callable[[dict[str, Any]], bool]:
-    """The FLOPs cap as a search constraint: True for gene values (ratio indices) within ``max_flops``."""
+def check_reachable(spec: NetSpec, narrowest: Sequence[float], max_flops: float, limits: CycleLimits | None) -> None:
+    """One line when even the ``narrowest`` encoding breaks the caps: no search could find a structure."""
+    within_flops = network_flops(spec, narrowest) <= max_flops
+    if within_flops and (limits is None or limits.spec_constraint(spec)(narrowest)):
+        return
+    caps = f"{max_flops:.6g} FLOPs" + (f" and {limits.describe()}" if limits is not None else "")
+    raise ConfigError(f"not even the narrowest structure is within {caps}: raise method.budgets or the cycle cap")
+
+
+def within_caps(
+    net: PruningNet, max_flops: float, limits: CycleLimits | None = None
+) -> Callable[[dict[str, Any]], bool]:
+    """The caps as a search constraint: True for gene values (ratio indices) within ``max_flops`` and, when
+    given, the accelerator's ``limits``. Both only fall as widths narrow, so ``narrow_to_fit`` repairs either."""
+    on_accelerator = limits.spec_constraint(net.spec) if limits is not None else None
 
     def feasible(values: dict[str, Any]) -> bool:
-        return network_flops(net.spec, net.encoding(choice_of(net.spec, values))) <= max_flops
+        encoding = net.encoding(choice_of(net.spec, values))
+        within_flops = network_flops(net.spec, encoding) <= max_flops
+        return within_flops and (on_accelerator is None or on_accelerator(encoding))
 
     return feasible
 
@@ -91,7 +111,8 @@ def narrow_to_fit(
     """``values`` (a ratio index per gene) with random genes stepped one ratio down until ``feasible``, or
     until every gene is at its narrowest allowed ratio (``lowest``: ``PruningNet.lowest_choices``). FLOPs fall
     with every step, so the result sits just under the cap, and which layers give up width is random, not a
-    fixed order."""
+    fixed order. Under a cycle cap too: drawing only steps that lower the cycles (flat within a tile) left
+    networks further under the cap and scored lower (docs/results/hardware_aware_search.md)."""
     narrowed = dict(values)
     while not feasible(narrowed):
         wider = [gene for gene, index in narrowed.items() if index > lowest[gene]]

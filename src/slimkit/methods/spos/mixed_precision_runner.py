@@ -75,6 +75,7 @@ class MixedPrecisionRunner:
         self.supernet_epochs, self.recompute_every = supernet_epochs, recompute_every
         self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
         self.search_settings = search
+        self.limits = search.cycle_limits()
         self.finetune_epochs = finetune_epochs
         if fidelity_samples and (fidelity_samples < 3 or not finetune_epochs):
             raise ConfigError(
@@ -87,10 +88,11 @@ class MixedPrecisionRunner:
         seed = int(context.cfg.seed)
         model = context.build_model()
         costs = measure_costs(model, context.datamodule.input_shape)
+        accelerator, widest = self._accelerator(model, context)  # before training: a misfit is one line now
         module = self._module(model, context, seed)
         supernet = stages.fit("supernet", module, self.supernet_epochs)
         shared = copy.deepcopy(module.state_dict())  # the trained weights, before the search recalibrates BN
-        metrics = prefixed("supernet", supernet)
+        metrics = prefixed("supernet", supernet) | accelerator
 
         layers = len(costs.weights)
         uniform = [self.budget_bits] * layers
@@ -106,7 +108,7 @@ class MixedPrecisionRunner:
             recalibrate_bn(model, calibration, model)
             return accuracy(model, batches)
 
-        chosen, search = self._search(evaluate, costs, limit, layers, seed, context)
+        chosen, search = self._search(evaluate, costs, limit, layers, seed, context, widest)
         metrics |= {
             "search/holdout_acc": search.best(1)[0][1],
             "search/cost": float(self._cost(costs, chosen)),
@@ -164,8 +166,35 @@ class MixedPrecisionRunner:
     def _cost(self, costs: LayerCosts, bits: list[int]) -> int:
         return costs.size_bits(bits) if self.budget == "size" else costs.bitops(bits, self.activation_bits)
 
+    def _accelerator(self, model: torch.nn.Module, context: RunContext) -> tuple[dict[str, float], int | None]:
+        """The network's cost on ``method.search.accelerator`` (its bit widths change neither its cycles nor its
+        index memory, whose words hold index_bits-wide indices whatever the width: narrower widths only save
+        storage) and, with ``must_fit``, the widest width the build's codebooks hold (None: any)."""
+        if self.limits is None:
+            return {}, None
+        network = self.limits.cost.of_model(model, context.datamodule.input_shape)
+        if not self.limits.allows(network):
+            problem = f"{network.cycles} cycles" + ("" if network.fits else f", {network.misfits[0]}")
+            raise ConfigError(
+                f"method.search.accelerator: the network ({problem}) is outside {self.limits.describe()} at any bit "
+                "widths (spos_bits searches widths, not the architecture)"
+            )
+        if not self.limits.must_fit:
+            return network.metrics(), None
+        widest = self.limits.cost.config.index_bits
+        if widest < min(self.widths):
+            raise ConfigError(f"method.widths {self.widths}: none fits the build's {widest}-bit indices (must_fit)")
+        return network.metrics(), widest
+
     def _search(
-        self, evaluate: Any, costs: LayerCosts, limit: int, layers: int, seed: int, context: RunContext
+        self,
+        evaluate: Any,
+        costs: LayerCosts,
+        limit: int,
+        layers: int,
+        seed: int,
+        context: RunContext,
+        widest: int | None,
     ) -> tuple[list[int], EvolutionSearch]:
         space = SearchSpace({f"bits{i}": self.widths for i in range(layers)})
 
@@ -173,7 +202,8 @@ class MixedPrecisionRunner:
             return [int(values[f"bits{i}"]) for i in range(layers)]
 
         def feasible(values: dict[str, Any]) -> bool:
-            return self._cost(costs, as_bits(values)) <= limit
+            bits = as_bits(values)
+            return self._cost(costs, bits) <= limit and (widest is None or max(bits) <= widest)
 
         settings = self.search_settings
         folder = context.output_dir / "search"

@@ -81,6 +81,7 @@ class SposRunner:
         self.supernet_epochs = supernet_epochs
         self.flops_range = tuple(flops_range) if flops_range is not None else None
         self.supernet_file = supernet
+        search.refuse_accelerator("method=spos searches ShuffleNet blocks, whose depthwise convs it cannot run")
         self.search_settings = search
         self.retrain_epochs = retrain_epochs
         check_samples(stage, fidelity_samples)
