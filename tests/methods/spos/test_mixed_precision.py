@@ -97,7 +97,10 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
         ("method.widths=[0,3]", "method.widths[0]=0 is out of range: must be in [1, 16]"),
         ("+method.search.popsize=3", "method.search.popsize is not a setting of WeightSharingSearchSettings"),
         ("accelerator=mac_8x8 method.search.max_cycles=100", "is outside cycles <= 100 on mac_8x8 at any bit widths"),
-        ("accelerator=up5k_mac_2x4 method.search.must_fit=true method.widths=[6,8]", "none fits the build's 5-bit"),
+        (
+            "accelerator=mac_8x8 method.search.must_fit=true method.widths=[6,8] method.budget_bits=8",
+            "none fits the build's 5-bit",
+        ),
         (
             "method.fidelity_samples=3",
             "method.fidelity_samples needs >= 3 architectures and method.finetune_epochs > 0",
