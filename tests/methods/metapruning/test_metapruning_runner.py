@@ -9,6 +9,8 @@ import pytest
 import torch
 from conftest import QUICK, TINY_SEARCH, read_results, run_train
 
+from slimkit.accelerator.network_cost import AcceleratorCost
+from slimkit.models.channel_spec import resnet_spec
 from slimkit.search.fidelity import rank_statistics
 
 TINY = [
@@ -94,6 +96,25 @@ def test_train_py_runs_the_pipeline_and_retrains_a_searched_encoding(tmp_path):
     assert len(selection) == 2 and chosen["trained_holdout_acc"] == max(row["trained_holdout_acc"] for row in selection)
     assert metrics["flops50/flops"] == chosen["flops"]  # the chosen structure is the one trained and compared
     assert (inherited / "stages" / "flops50_select2.pt").is_file()
+
+
+@pytest.mark.slow
+def test_a_cycle_capped_run_names_its_budget_and_reports_the_searched_networks_cycles(tmp_path):
+    """accelerator=up5k_mac_2x4 with a cycle cap and no FLOPs cap: the budget is cycles<cap>, best.json holds
+    the searched network's cost on the build (what layer_report --predicted reads), the trained network's
+    accel/cycles is that cost and within the cap."""
+    spec = resnet_spec(1, 10, 8, depth=20, base_width=8)
+    cost = AcceleratorCost("up5k_mac_2x4")
+    cap = cost.of_spec(spec, (0.5,) * len(spec.genes)).cycles
+    budget = ["accelerator=up5k_mac_2x4", f"method.search.max_cycles={cap}", "method.search.must_fit=true"]
+    result = run_train([*TINY, *budget, "method.budgets=[1.0]", f"hydra.run.dir={tmp_path}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = read_results(tmp_path)["metrics"]
+    best = json.loads((tmp_path / "search" / f"cycles{cap}" / "best.json").read_text())
+    assert best["accelerator"] == cost.of_spec(spec, best["encoding"]).to_dict()
+    assert metrics["accel/cycles"] == metrics[f"cycles{cap}/accel_cycles"] == best["accelerator"]["cycles"] <= cap
+    assert metrics[f"cycles{cap}/evaluated_max_cycles"] <= cap and metrics[f"cycles{cap}/accel_fits"] == 1.0
+    assert (tmp_path / "search" / f"cycles{cap}" / "cycles.png").is_file()
 
 
 @pytest.mark.slow

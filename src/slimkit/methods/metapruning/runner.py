@@ -306,7 +306,10 @@ class MetaPruningRunner:
 
         _, encoding, initial = self._uniform(net, calibration, max_flops)
         uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)["test/acc"]
-        score = lambda c: evaluate_choice(net, c, calibration, holdout)  # noqa: E731
+
+        def score(choice: tuple[int, ...]) -> float:
+            return evaluate_choice(net, choice, calibration, holdout)
+
         subject = PruningNetFidelity(net, max_flops, score, trained, self.limits)
         report = measure_fidelity(
             subject,
