@@ -122,6 +122,10 @@ class AcceleratorCost:
         layers.append(self.layer("classifier", spec.num_classes, features, 1))
         return NetworkCost(self.build, tuple(layers))
 
+    def cycles(self, spec: NetSpec, encoding: Sequence[float]) -> int:
+        """``of_spec``'s cycles alone."""
+        return self.of_spec(spec, encoding).cycles
+
     def _uncached_shape_cost(self, rows: int, columns: int, vectors: int) -> tuple[int, int, str | None]:
         row_tiles, column_tiles = self.config.tiles(rows, columns)
         try:

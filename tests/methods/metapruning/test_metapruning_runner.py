@@ -115,6 +115,7 @@ def test_a_cycle_capped_run_names_its_budget_and_reports_the_searched_networks_c
     assert metrics["accel/cycles"] == metrics[f"cycles{cap}/accel_cycles"] == best["accelerator"]["cycles"] <= cap
     assert metrics[f"cycles{cap}/evaluated_max_cycles"] <= cap and metrics[f"cycles{cap}/accel_fits"] == 1.0
     assert (tmp_path / "search" / f"cycles{cap}" / "cycles.png").is_file()
+    assert f"cycles{cap}/uniform_accel_cycles" in metrics  # the uniform baseline of the nearest cycles
 
 
 @pytest.mark.slow

@@ -168,13 +168,16 @@ def test_a_channel_floor_keeps_training_search_and_fidelity_draws_at_or_above_it
         PruningNet(spec, ratios=(0.5, 0.9), min_channels=8)
 
 
-def test_the_uniform_baseline_has_the_flops_nearest_the_searched_network():
+@pytest.mark.parametrize("measure", ["flops", "cycles"])
+def test_the_uniform_baseline_has_the_cost_nearest_the_searched_network(measure):
+    """FLOPs, or under a cycle cap the cycles on the build (a step function of the ratio)."""
     spec = resnet_spec(1, 10, 8)
-    target = 0.4 * network_flops(spec, spec.full_encoding())
-    ratio = uniform_ratio(spec, target)
-    distance = abs(network_flops(spec, (ratio,) * len(spec.genes)) - target)
+    cost = network_flops if measure == "flops" else AcceleratorCost("up5k_mac_2x4").cycles
+    target = 0.4 * cost(spec, spec.full_encoding())
+    ratio = uniform_ratio(spec, target, cost=cost)
+    distance = abs(cost(spec, (ratio,) * len(spec.genes)) - target)
     for other in (r / 1000 for r in range(100, 1001)):
-        assert distance <= abs(network_flops(spec, (other,) * len(spec.genes)) - target)
+        assert distance <= abs(cost(spec, (other,) * len(spec.genes)) - target)
 
 
 @pytest.mark.slow

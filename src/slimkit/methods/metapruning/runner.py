@@ -304,7 +304,8 @@ class MetaPruningRunner:
             initial = self._inherited(net, choice, calibration)
             return training.repeated(name, spec, net.encoding(choice), initial)["test/acc"]
 
-        _, encoding, initial = self._uniform(net, calibration, max_flops)
+        cycles_cap = self.limits.max_cycles if self.limits is not None else None
+        _, encoding, initial = self._uniform(net, calibration, max_flops, cycles_cap)
         uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)["test/acc"]
 
         def score(choice: tuple[int, ...]) -> float:
@@ -334,15 +335,17 @@ class MetaPruningRunner:
         tag: str,
     ) -> dict[str, float]:
         """The searched network and (``uniform_baseline``) the uniform-width network of equal FLOPs (nearest the
-        searched network's, which may sit below the budget), trained alike: both from scratch or, with
-        ``init_from_pruningnet``, both from their generated weights."""
+        searched network's, which may sit below the budget; under a cycle cap, of equal cycles), trained alike:
+        both from scratch or, with ``init_from_pruningnet``, both from their generated weights."""
         spec = net.spec
         initial = self._inherited(net, choice, calibration)
         searched = training.repeated(f"{tag}_searched", spec, net.encoding(choice), initial)
         metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
         if not self.uniform_baseline:
             return metrics
-        ratio, encoding, initial = self._uniform(net, calibration, searched["model/flops"])
+        ratio, encoding, initial = self._uniform(
+            net, calibration, searched["model/flops"], searched.get("accel/cycles")
+        )
         uniform = training.repeated(f"{tag}_uniform", spec, encoding, initial)
         metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio
@@ -367,14 +370,18 @@ class MetaPruningRunner:
         return generated_network(net, choice, calibration) if self.init_from_pruningnet else None
 
     def _uniform(
-        self, net: PruningNet, calibration: Batches, flops: float
+        self, net: PruningNet, calibration: Batches, flops: float, cycles: float | None = None
     ) -> tuple[float, tuple[float, ...], ChannelNet | None]:
-        """The uniform baseline of ``flops``: its width multiplier, its encoding and what it starts from (with
-        ``init_from_pruningnet`` a network whose widths the PruningNet generates, from them)."""
+        """The uniform baseline of ``flops`` (under a cycle cap: of ``cycles`` on the build): its width
+        multiplier, its encoding and what it starts from (with ``init_from_pruningnet`` a network whose widths
+        the PruningNet generates, from them)."""
+        target, cost = flops, network_flops
+        if cycles is not None and self.limits is not None and self.limits.max_cycles is not None:
+            target, cost = cycles, self.limits.cost.cycles
         if not self.init_from_pruningnet:
-            ratio = uniform_ratio(net.spec, flops)
+            ratio = uniform_ratio(net.spec, target, cost=cost)
             return ratio, (ratio,) * len(net.spec.genes), None
-        choice, ratio = nearest_uniform_choice(net, flops)
+        choice, ratio = nearest_uniform_choice(net, target, cost)
         return ratio, net.encoding(choice), generated_network(net, choice, calibration)
 
 

@@ -122,42 +122,51 @@ def narrow_to_fit(
     return narrowed
 
 
-def nearest_uniform_choice(net: PruningNet, target_flops: float) -> tuple[tuple[int, ...], float]:
+Cost = Callable[[NetSpec, Sequence[float]], float]  # of an encoding: network_flops, or cycles on a build
+
+
+def nearest_uniform_choice(net: PruningNet, target: float, cost: Cost = network_flops) -> tuple[tuple[int, ...], float]:
     """The uniform baseline that starts from generated weights, as a PruningNet choice and its width multiplier:
-    the uniform network of nearest FLOPs (``uniform_ratio``) at the choice of identical widths or, when the
-    PruningNet never generates one of its widths (between two of its ratios, or under a gene's floor), the
-    PruningNet's own uniform structure of nearest FLOPs among the ratios it trains every gene at."""
-    ratio = uniform_ratio(net.spec, target_flops)
+    the uniform network of nearest ``cost`` (FLOPs by default; ``uniform_ratio``) at the choice of identical
+    widths or, when the PruningNet never generates one of its widths (between two of its ratios, or under a
+    gene's floor), the PruningNet's own uniform structure of nearest cost among the ratios it trains every
+    gene at."""
+    ratio = uniform_ratio(net.spec, target, cost=cost)
     try:
         return net.choice_for((ratio,) * len(net.spec.genes)), ratio
     except ValueError:
         lowest = max(allowed.start for allowed in net.gene_choices)
-        ratio = uniform_ratio(net.spec, target_flops, net.ratios[lowest:])
+        ratio = uniform_ratio(net.spec, target, net.ratios[lowest:], cost=cost)
         return (net.ratios.index(ratio),) * len(net.spec.genes), ratio
 
 
 def uniform_ratio(
-    spec: NetSpec, target_flops: float, ratios: Sequence[float] | None = None, iterations: int = 50
+    spec: NetSpec,
+    target: float,
+    ratios: Sequence[float] | None = None,
+    iterations: int = 50,
+    cost: Cost = network_flops,
 ) -> float:
-    """The uniform width multiplier (every prunable width at one ratio) whose FLOPs are nearest
-    ``target_flops``: the widest network within it or the next wider one, whichever is closer; among
-    ``ratios`` only when given (a PruningNet's, for a uniform network started from its generated weights)."""
+    """The uniform width multiplier (every prunable width at one ratio) whose ``cost`` (FLOPs by default, or
+    the accelerator's cycles: both only grow with the ratio) is nearest ``target``: the widest network within
+    it or the next wider one, whichever is closer; among ``ratios`` only when given (a PruningNet's, for a
+    uniform network started from its generated weights)."""
     genes = len(spec.genes)
 
-    def flops(ratio: float) -> int:
-        return network_flops(spec, (ratio,) * genes)
+    def cost_at(ratio: float) -> float:
+        return cost(spec, (ratio,) * genes)
 
     if ratios is not None:
-        return min(ratios, key=lambda ratio: (abs(flops(ratio) - target_flops), ratio))
-    if flops(1.0) <= target_flops:
+        return min(ratios, key=lambda ratio: (abs(cost_at(ratio) - target), ratio))
+    if cost_at(1.0) <= target:
         return 1.0
-    low, high = 0.0, 1.0  # flops(low) <= target < flops(high)
+    low, high = 0.0, 1.0  # cost_at(low) <= target < cost_at(high)
     for _ in range(iterations):
         middle = (low + high) / 2
-        if flops(middle) <= target_flops:
+        if cost_at(middle) <= target:
             low = middle
         else:
             high = middle
     if low == 0.0:
         return high
-    return low if target_flops - flops(low) <= flops(high) - target_flops else high
+    return low if target - cost_at(low) <= cost_at(high) - target else high
