@@ -3,7 +3,9 @@ constraint, failed jobs, the grid sampler."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import time
 from pathlib import Path
 
@@ -40,12 +42,18 @@ def count_state(study: optuna.Study, state: TrialState) -> int:
 
 
 def completed_so_far(sweep_dir: Path, name: str) -> int:
-    """COMPLETE trials of a running sweep's study; 0 while the study is not written yet (the database file
-    exists a moment before the study's record does)."""
-    try:
-        return count_state(load_study(sweep_dir, name), TrialState.COMPLETE)
-    except KeyError:
-        return 0
+    """COMPLETE trials of a running sweep's study, read without Optuna: opening the storage with Optuna creates
+    its tables when they are not there yet, racing the sweep that is creating them (``table ... already
+    exists``). 0 while the tables or the study's record are not written yet."""
+    query = (
+        "SELECT COUNT(*) FROM trials JOIN studies ON trials.study_id = studies.study_id "
+        "WHERE studies.study_name = ? AND trials.state = 'COMPLETE'"
+    )
+    with contextlib.closing(sqlite3.connect(f"file:{sweep_dir / 'optuna.db'}?mode=ro", uri=True)) as database:
+        try:
+            return database.execute(query, (name,)).fetchone()[0]
+        except sqlite3.OperationalError:  # no such table (yet), or locked by the sweep's writer
+            return 0
 
 
 def test_killed_sweep_resumes_to_exactly_n_trials(tmp_path):
