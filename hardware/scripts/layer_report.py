@@ -18,7 +18,8 @@ from pathlib import Path
 
 HARDWARE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HARDWARE / "tb"))
-from simulate import SIMULATORS, simulate  # noqa: E402
+from configs import SIMULATORS  # noqa: E402
+from simulate import simulate  # noqa: E402
 
 from slimkit.accelerator.builds import BUILDS  # noqa: E402
 from slimkit.accelerator.cycle_model import layer_timing, utilisation  # noqa: E402

@@ -1,8 +1,8 @@
 """Resource and timing report of the accelerator builds in slimkit.accelerator.builds.
 
-For every build: Yosys `synth_ice40 -dsp` and `synth_xilinx` cell counts of dpq_accel (LUTs, flip-flops,
-DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of the build inside
-hardware/synth/dpq_fpga_shell.v (the accelerator's ports would need hundreds of pins) at a 75 MHz target over
+For every build: Yosys `synth_ice40 -dsp` and `synth_xilinx` cell counts of the generated dpq_accel (LUTs,
+flip-flops, DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of the
+build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins) at a 75 MHz target over
 ten placer seeds (nextpnr's results spread widely over seeds: 63.2-77.9 MHz for up5k_mac_2x4 on
 2026-11-26), reporting the best post-route Fmax,
 the median and the worst, and the device utilisation.
@@ -24,12 +24,13 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from slimkit.accelerator import ArrayConfig
-from slimkit.accelerator.builds import BUILDS, FITS_UP5K
-
 HARDWARE = Path(__file__).resolve().parents[1]
-RTL = sorted((HARDWARE / "rtl").glob("*.v"))
-SHELL = HARDWARE / "synth" / "dpq_fpga_shell.v"
+sys.path.insert(0, str(HARDWARE / "tb"))
+from generated import sources  # noqa: E402
+
+from slimkit.accelerator import ArrayConfig  # noqa: E402
+from slimkit.accelerator.builds import BUILDS, FITS_UP5K  # noqa: E402
+
 SEEDS = tuple(range(1, 11))
 TARGET_MHZ = 75
 
@@ -50,14 +51,8 @@ def yosys(script: str, log: Path) -> None:
         raise RuntimeError(f"yosys failed (log {log}):\n{done.stderr[-2000:]}")
 
 
-def read_sources(top_extra: Path | None = None) -> str:
-    files = [*RTL, *([top_extra] if top_extra else [])]
-    return "read_verilog -defer " + " ".join(str(f) for f in files)
-
-
-def chparam(config: ArrayConfig, module: str) -> str:
-    settings = " ".join(f"-set {name} {value}" for name, value in config.verilog_parameters().items())
-    return f"chparam {settings} {module}"
+def read_sources(config: ArrayConfig, top: str) -> str:
+    return "read_verilog -defer " + " ".join(str(path) for path in sources(config, top))
 
 
 def cell_counts(stat_json: Path, groups: dict[str, tuple[str, ...]]) -> dict[str, int]:
@@ -76,7 +71,7 @@ def synthesize(config: ArrayConfig, family: str, work: Path) -> dict[str, int]:
     stat = work / f"{family}_stat.json"
     command = "synth_ice40 -dsp" if family == "ice40" else "synth_xilinx -flatten -family xc7"
     yosys(
-        f"{read_sources()}; {chparam(config, 'dpq_accel')}; {command} -top dpq_accel; tee -q -o {stat} stat -json",
+        f"{read_sources(config, 'dpq_accel')}; {command} -top dpq_accel; tee -q -o {stat} stat -json",
         work / f"{family}.log",
     )
     return cell_counts(stat, ICE40 if family == "ice40" else XILINX)
@@ -85,8 +80,7 @@ def synthesize(config: ArrayConfig, family: str, work: Path) -> dict[str, int]:
 def place_and_route(config: ArrayConfig, work: Path) -> dict:
     netlist = work / "shell.json"
     yosys(
-        f"{read_sources(SHELL)}; {chparam(config, 'dpq_fpga_shell')}; synth_ice40 -dsp -top dpq_fpga_shell "
-        f"-json {netlist}",
+        f"{read_sources(config, 'dpq_fpga_shell')}; synth_ice40 -dsp -top dpq_fpga_shell -json {netlist}",
         work / "shell.log",
     )
     runs = []

@@ -1,6 +1,6 @@
-"""cocotb testbench of hardware/rtl/dpq_accel.v: runs every layer case listed in the JSON file named by
-$DPQ_CASES through the accelerator and checks every output against the integer golden model and the measured
-cycles against slimkit.accelerator's cycle model. Run from pytest by test_dpq_accel.py.
+"""cocotb testbench of the generated dpq_accel (hardware/spinal, generated.py): runs every layer case listed in the
+JSON file named by $DPQ_CASES through the accelerator and checks every output against the integer golden model
+and the measured cycles against slimkit.accelerator's cycle model. Run from pytest by test_dpq_accel.py.
 
 Handshakes are driven and sampled on the falling edge: the DUT only changes on rising edges, so what is seen
 there is what the next rising edge samples, on Icarus and Verilator alike.

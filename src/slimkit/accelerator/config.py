@@ -1,10 +1,11 @@
-"""The accelerator's build parameters (the Verilog parameters of hardware/rtl/dpq_accel.v)."""
+"""The accelerator's build parameters (mirrored by `DpqConfig` in hardware/spinal, which generates a design per
+configuration from these fields)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODES = ("mac", "centroid")  # the Verilog MODE parameter is the position
+MODES = ("mac", "centroid")
 
 
 def _power_of_two(value: int) -> bool:
@@ -44,20 +45,6 @@ class ArrayConfig:
         widths = f"i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
         memories = f"d{self.index_depth}t{self.column_tiles}s{self.shape_bits}"
         return f"{self.mode}_r{self.rows}c{self.cols}{widths}{memories}"
-
-    def verilog_parameters(self) -> dict[str, int]:
-        return {
-            "ROWS": self.rows,
-            "COLS": self.cols,
-            "INDEX_BITS": self.index_bits,
-            "CODEBOOK_BITS": self.codebook_bits,
-            "ACT_BITS": self.act_bits,
-            "ACC_BITS": self.acc_bits,
-            "INDEX_DEPTH": self.index_depth,
-            "COLUMN_TILES": self.column_tiles,
-            "SHAPE_BITS": self.shape_bits,
-            "MODE": MODES.index(self.mode),
-        }
 
     @property
     def multipliers(self) -> int:

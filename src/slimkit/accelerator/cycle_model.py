@@ -1,6 +1,7 @@
-"""Analytic cycle model of hardware/rtl/dpq_accel.v, exact for a source that always has the next activation
-beat ready and a sink that is always ready. Cycles count from the edge that samples ``start`` to the edge
-that raises ``done``. A layer is ``vectors * row_tiles`` row tiles of ``column_tiles`` tiles each.
+"""Analytic cycle model of the accelerator (hardware/spinal, generated as Verilog `dpq_accel`), exact for a source
+that always has the next activation beat ready and a sink that is always ready. Cycles count from the edge that
+samples ``start`` to the edge that raises ``done``. A layer is ``vectors * row_tiles`` row tiles of
+``column_tiles`` tiles each.
 
 MAC mode (a multiplier per weight):
 

@@ -1,0 +1,40 @@
+package dpq
+
+import spinal.core._
+
+/** Two-entry output FIFO with a registered `room` flag. The array's pipeline advances while `room` is set;
+  * because `room` is a register (not a function of outReady) the stall reaches no flip-flop through logic
+  * from the output port, and the second entry takes the one result that can still arrive in the cycle after
+  * the FIFO filled. A sink that is always ready never stalls the pipeline.
+  *
+  * Entries shift on a push (slot1 <= slot0 <= pushData) and the oldest is read at slot(count - 1), so both
+  * slots load on the one `push` net and a pop only moves the count: no logic from outReady reaches the
+  * slots' enables (iCE40 Fmax).
+  */
+case class DpqOutputBuffer(width: Int) extends Component {
+  setDefinitionName("dpq_output_buffer")
+  val io = new Bundle {
+    val push = in Bool () // never while the FIFO is full (the pipeline stalls on `room`)
+    val pushData = in Bits (width bits)
+    val room = out Bool () // a push next cycle fits, whatever the sink does
+    val roomNext = out Bool () // what `room` becomes at this edge (for registers that need it early)
+    val outValid = out Bool ()
+    val outReady = in Bool ()
+    val outData = out Bits (width bits)
+  }
+  val slot0, slot1 = Reg(Bits(width bits))
+  val count = Reg(UInt(2 bits)) init (0)
+  val room = Reg(Bool()) init (True)
+  val pop = io.outReady && count =/= 0
+  val nextCount = count + io.push.asUInt.resize(2) - pop.asUInt.resize(2)
+  io.roomNext := nextCount =/= 2
+  count := nextCount
+  room := io.roomNext
+  when(io.push) {
+    slot0 := io.pushData
+    slot1 := slot0
+  }
+  io.room := room
+  io.outValid := count =/= 0
+  io.outData := Mux(count(1), slot1, slot0)
+}
