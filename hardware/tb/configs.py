@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from slimkit.accelerator import ArrayConfig
+from slimkit.accelerator.builds import BUILDS
 from slimkit.accelerator.config import MODES
 
 SIMULATORS = ("icarus", "verilator")
 
-# name: (configuration, simulators). Verilator builds take ~20 s each, so it gets three of them.
+# name: (configuration, simulators). Verilator builds take ~20 s each, so it gets three of them (and the UP5K
+# build in test_a_pruned_resnet_simulates_in_the_cycles_a_search_predicts).
 TEST_CONFIGS = {
     "4x4_index5": (ArrayConfig(rows=4, cols=4, index_bits=5, column_tiles=128, index_depth=4096), SIMULATORS),
     "2x8_index8_acc20": (
@@ -18,6 +20,7 @@ TEST_CONFIGS = {
         SIMULATORS,
     ),
     "8x1_index1": (ArrayConfig(rows=8, cols=1, index_bits=1, acc_bits=24), ("icarus",)),
+    "up5k_mac_2x4": (BUILDS["up5k_mac_2x4"], ("icarus",)),  # products registered beside the adder trees
     "1x2_index2_wide": (
         ArrayConfig(rows=1, cols=2, index_bits=2, codebook_bits=12, act_bits=12, acc_bits=40),
         ("icarus",),

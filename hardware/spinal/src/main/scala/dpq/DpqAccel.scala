@@ -99,7 +99,7 @@ case class DpqAccel(config: DpqConfig) extends Component {
       controller.io.startReady := array.startReady
     }
 
-    results.io.push := enable && array.resultValid
+    results.io.offer := array.resultValid
     results.io.pushData := array.resultFinal ## array.result.asBits
     results.io.outReady := io.out_ready
     io.out_valid := results.io.outValid

@@ -53,18 +53,22 @@ case class DpqCentroidArray(config: DpqConfig) extends Component {
   when(drainDone) { drainBank := !drainBank }
   when(drainRead) { entry := entry + 1 } // wraps to 0 after the last entry
 
-  // drain control through the (bin, centroid) register and the multiply
-  case class Drain() extends Bundle { val valid, first, last, isFinal = Bool() }
+  // drain control through the (bin, centroid) register and the multiply; a row tile's sums are complete after
+  // its last bin (valid and last: one bit at the multiply stage, see DpqOutputBuffer)
+  case class Drain() extends Bundle { val valid, first, isFinal = Bool() }
   val drainSelect = Reg(Drain()) init (Drain().getZero)
+  val drainSelectLast = Reg(Bool()) init (False)
   val drainMultiply = Reg(Drain()) init (Drain().getZero)
+  val resultValid = Reg(Bool()) init (False)
   when(io.enable) {
     drainSelect.valid := drainRead
     drainSelect.first := entry === 0
-    drainSelect.last := entry === entries - 1
     drainSelect.isFinal := bankFinal(drainBank.asUInt)
+    drainSelectLast := entry === entries - 1
     drainMultiply := drainSelect
+    resultValid := drainSelect.valid && drainSelectLast
   }
-  io.resultValid := drainMultiply.valid && drainMultiply.last
+  io.resultValid := resultValid
   io.resultFinal := drainMultiply.isFinal
 
   val centroids = DpqConfig.withoutReset(DpqCodebook(indexBits, codebookBits, 1))

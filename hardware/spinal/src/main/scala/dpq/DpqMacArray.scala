@@ -9,7 +9,10 @@ import spinal.core._
   *
   * Pipeline (every register advances only while `enable`): index register -> codebook read -> multiply ->
   * log2(cols) tree levels -> row sum register -> three accumulator parts (DpqAccumulator). Each stage is at
-  * most one short carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz).
+  * most one short carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz). With `nearProducts` the row sum
+  * register moves to the other end of the tree: every product is registered twice, in the DSP and again
+  * beside its adder tree, so the long route from a DSP at the die's edge ends in a register rather than in the
+  * tree's first carry chain (same latency).
   */
 case class DpqMacArray(config: DpqConfig) extends Component {
   setDefinitionName("dpq_mac_array")
@@ -17,18 +20,20 @@ case class DpqMacArray(config: DpqConfig) extends Component {
   val io = DpqArrayPorts(config)
   // a row's sum of cols products needs treeLevels more bits than a product (wrapping like the accumulator)
   private val sumBits = math.min(productBits + treeLevels, accBits)
-  private val depth = 4 + treeLevels // index register, lookup, multiply, tree levels, row sum register
+  private val depth = 4 + treeLevels // index register, lookup, multiply, tree levels, row sum (or near product)
   private val accParts = 3 // accumulator carry chains (DpqAccumulator); accBits >= 3 always
   private val stages = depth + accParts - 1 // the accumulator's first part works on the row sum register
 
-  // control travels beside the data, one (valid, last, final) per stage, and `starts` (valid and first) up to
-  // the last accumulator part's clear: register bits, so that the accumulators' clears are flip-flop outputs
-  case class Control() extends Bundle { val valid, last, isFinal = Bool() }
+  // control travels beside the data as register bits: per stage `sums` (a row tile's last column tile: its sums
+  // are complete at the last stage; one bit, so the output buffer's room flag is one LUT of it) and `final`
+  // (the layer's last), and up to the last accumulator part's clear `starts` (a row tile's first column tile:
+  // the accumulators' clears are flip-flop outputs); `valid` only at the first stage (the lookup)
+  case class Control() extends Bundle { val sums, isFinal = Bool() }
   val control = Vec.fill(stages)(Reg(Control()) init (Control().getZero))
   val starts = Vec.fill(depth + accParts - 2)(Reg(Bool()) init (False))
+  val lookupValid = RegNextWhen(io.tileValid, io.enable) init (False)
   when(io.enable) {
-    control(0).valid := io.tileValid
-    control(0).last := io.tileLast
+    control(0).sums := io.tileValid && io.tileLast
     control(0).isFinal := io.tileFinal
     for (s <- 1 until stages) control(s) := control(s - 1)
     starts(0) := io.tileValid && io.tileFirst
@@ -36,7 +41,7 @@ case class DpqMacArray(config: DpqConfig) extends Component {
   }
   // accumulator part p works at stage depth-1+p; it clears when the stage before holds a row tile's start
   private val partClear = Vec((0 until accParts).map(p => starts(depth - 2 + p))).asBits
-  io.resultValid := control(stages - 1).valid && control(stages - 1).last
+  io.resultValid := control(stages - 1).sums
   io.resultFinal := control(stages - 1).isFinal
 
   val indicesR = RegNextWhen(io.indices, io.enable)
@@ -53,13 +58,14 @@ case class DpqMacArray(config: DpqConfig) extends Component {
   centroids.io.readIndices := indicesR
   val laneActivations = Reg(Vec(SInt(actBits bits), cols))
   when(io.enable) {
-    for (j <- 0 until cols) laneActivations(j) := Mux(control(0).valid, activationsR(j), S(0, actBits bits))
+    for (j <- 0 until cols) laneActivations(j) := Mux(lookupValid, activationsR(j), S(0, actBits bits))
   }
 
   for (i <- 0 until rows) {
     val products = Vec((0 until cols).map { j =>
       val weight = centroids.io.readValues(i * cols + j).asSInt
-      RegNextWhen(weight * laneActivations(j), io.enable).setName(s"row${i}_product$j")
+      val product = RegNextWhen(weight * laneActivations(j), io.enable).setName(s"row${i}_product$j")
+      if (nearProducts) RegNextWhen(product, io.enable).setName(s"row${i}_near_product$j") else product
     })
     val treeSum = if (cols == 1) products(0).resize(sumBits) else {
       val tree = DpqConfig.withoutReset(DpqAdderTree(cols, productBits, sumBits)).setName(s"row${i}_tree")
@@ -69,7 +75,8 @@ case class DpqMacArray(config: DpqConfig) extends Component {
     }
     // the row's sum registered once more beside its accumulator: the tree sits by the multipliers (DSPs at
     // the die's edges), so this hop is routing only and the accumulator's chain starts from a near register
-    val rowSum = RegNextWhen(treeSum.resize(accBits).asUInt, io.enable).setName(s"row${i}_sum")
+    val rowSum = if (nearProducts) treeSum.resize(accBits).asUInt
+    else RegNextWhen(treeSum.resize(accBits).asUInt, io.enable).setName(s"row${i}_sum")
     val accumulator = DpqConfig.withoutReset(DpqAccumulator(accBits, accParts)).setName(s"row${i}_accumulator")
     accumulator.io.enable := io.enable
     accumulator.io.clear := partClear

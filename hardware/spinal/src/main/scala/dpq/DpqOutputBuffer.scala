@@ -14,7 +14,7 @@ import spinal.core._
 case class DpqOutputBuffer(width: Int) extends Component {
   setDefinitionName("dpq_output_buffer")
   val io = new Bundle {
-    val push = in Bool () // never while the FIFO is full (the pipeline stalls on `room`)
+    val offer = in Bool () // a result is ready: pushed when the pipeline advances (while `room`)
     val pushData = in Bits (width bits)
     val room = out Bool () // a push next cycle fits, whatever the sink does
     val roomNext = out Bool () // what `room` becomes at this edge (for registers that need it early)
@@ -25,12 +25,15 @@ case class DpqOutputBuffer(width: Int) extends Component {
   val slot0, slot1 = Reg(Bits(width bits))
   val count = Reg(UInt(2 bits)) init (0)
   val room = Reg(Bool()) init (True)
+  val push = room && io.offer
   val pop = io.outReady && count =/= 0
-  val nextCount = count + io.push.asUInt.resize(2) - pop.asUInt.resize(2)
-  io.roomNext := nextCount =/= 2
-  count := nextCount
+  count := count + push.asUInt.resize(2) - pop.asUInt.resize(2)
+  // nextCount =/= 2, written with what holds whatever the inputs: a full FIFO has no room (no push), and with
+  // one entry it has room (a push whenever offered). So `roomNext` is one LUT of four register bits and the
+  // sink's ready, the shortest loop through `room` and the controller's issue.
+  io.roomNext := Mux(count === 2, io.outReady, !(count === 1 && io.offer && !io.outReady))
   room := io.roomNext
-  when(io.push) {
+  when(push) {
     slot0 := io.pushData
     slot1 := slot0
   }
