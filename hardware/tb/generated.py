@@ -105,11 +105,19 @@ def generate(listed: list[Design], log: Path | None = None) -> list[Design]:
     stale = [(config, top) for config, top in listed if not up_to_date(config, top, digest)]
     if not stale:
         return []
+    run_generator(manifest(stale), log or GENERATED / "sbt.log")
+    for config, top in stale:
+        _stamp(config, top).write_text(digest)
+    return stale
+
+
+def run_generator(text: str, log: Path) -> None:
+    """`sbt "runMain dpq.Generate <manifest>"` on a manifest's text; GenerationError with the generator's error
+    lines (and the log's path) when it fails."""
     launcher = ensure_launcher()
-    GENERATED.mkdir(parents=True, exist_ok=True)
-    log = log or GENERATED / "sbt.log"
-    with tempfile.NamedTemporaryFile("w", suffix=".manifest", dir=GENERATED, delete=False) as plan:
-        plan.write(manifest(stale))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".manifest", dir=log.parent, delete=False) as plan:
+        plan.write(text)
     command = ["java", *SBT_OPTIONS, "-jar", str(launcher), f"runMain dpq.Generate {plan.name}"]
     try:
         with log.open("w") as output:
@@ -120,9 +128,6 @@ def generate(listed: list[Design], log: Path | None = None) -> list[Design]:
     if done.returncode != 0:
         errors = [line for line in log.read_text().splitlines() if line.startswith(("error:", "[error]"))]
         raise GenerationError("\n".join(errors[:20]) + f"\nsbt failed (exit status {done.returncode}); log: {log}")
-    for config, top in stale:
-        _stamp(config, top).write_text(digest)
-    return stale
 
 
 def sources(config: ArrayConfig, top: str = "dpq_accel") -> list[Path]:
