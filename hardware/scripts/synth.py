@@ -1,11 +1,10 @@
 """Resource and timing report of the accelerator builds in slimkit.accelerator.builds.
 
-For every build: Yosys `synth_ice40 -dsp -abc2` and `synth_xilinx` cell counts of the generated dpq_accel (LUTs,
-flip-flops, DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of the
-build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins) at a 75 MHz target over
-ten placer seeds (nextpnr's results spread widely over seeds: 63.2-77.9 MHz for up5k_mac_2x4 on
-2026-11-26), reporting the best post-route Fmax,
-the median and the worst, and the device utilisation.
+For every build: Yosys `synth_ice40 -dsp -abc2` and `synth_xilinx` cell counts of the generated dpq_accel
+(LUTs, flip-flops, DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of
+the build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins) at a 75 MHz
+target over ten placer seeds (nextpnr's results spread widely over seeds: 68.8-78.3 MHz for up5k_mac_2x4 on
+2026-12-05), reporting the best post-route Fmax, the median and the worst, and the device utilisation.
 
     python hardware/scripts/synth.py [--builds up5k_mac_2x4 ...] [--out hardware/build/synth]
 
