@@ -20,7 +20,7 @@ TEST_CONFIGS = {
         SIMULATORS,
     ),
     "8x1_index1": (ArrayConfig(rows=8, cols=1, index_bits=1, acc_bits=24), ("icarus",)),
-    "up5k_mac_2x4": (BUILDS["up5k_mac_2x4"], ("icarus",)),  # products registered beside the adder trees
+    "up5k_mac_2x4": (BUILDS["up5k_mac_2x4"], ("icarus",)),  # the UP5K build: 24-bit sums, 12-bit shapes
     "1x2_index2_wide": (
         ArrayConfig(rows=1, cols=2, index_bits=2, codebook_bits=12, act_bits=12, acc_bits=40),
         ("icarus",),

@@ -30,7 +30,7 @@ def test_the_manifest_gives_each_design_its_own_directory_and_every_field():
     assert fields.pop("out") == str(design_dir(config, "dpq_fpga_shell"))
     assert fields.pop("top") == "dpq_fpga_shell"
     assert fields == {name: str(value) for name, value in asdict(config).items()}
-    assert design_dir(config) != design_dir(replace(config, near_products=False))
+    assert design_dir(config) != design_dir(replace(config, mode="centroid"))
 
 
 @pytest.mark.slow  # one sbt run

@@ -25,7 +25,6 @@ def lanes(word: int, count: int, bits: int) -> list[int]:
         ({"column_tiles": 512, "shape_bits": 8}, "column_tiles"),
         ({"column_tiles": 1}, "at least 2"),
         ({"index_depth": 1}, "at least 2"),
-        ({"mode": "centroid", "near_products": True}, "mode mac only"),
     ],
 )
 def test_bad_configurations_are_refused(settings, message):

@@ -10,8 +10,7 @@ from slimkit.errors import ConfigError
 
 # index_bits=5: a pruned 4-bit layer has 16 centroids plus the zero its pruned weights point at.
 # up5k_*: fits an iCE40 UP5K (8 DSPs, 30 block RAMs): 8 multipliers, 24-bit accumulators, 12-bit shapes
-# (layers up to 4095 rows / columns / vectors, 8192 weights); the MAC build registers its products beside the
-# adder trees (the UP5K's DSPs sit at the die's edges); the 8x8 builds hold any WRN-16-4 layer (up to
+# (layers up to 4095 rows / columns / vectors, 8192 weights); the 8x8 builds hold any WRN-16-4 layer (up to
 # 2^20 weights, 4096 columns) and are for larger FPGAs (Xilinx 7-series numbers).
 UP5K = {
     "rows": 2,
@@ -25,7 +24,7 @@ UP5K = {
 LARGE = {"rows": 8, "cols": 8, "index_bits": 5, "acc_bits": 32, "index_depth": 16384, "column_tiles": 512}
 
 BUILDS: dict[str, ArrayConfig] = {
-    "up5k_mac_2x4": ArrayConfig(**UP5K, near_products=True),
+    "up5k_mac_2x4": ArrayConfig(**UP5K),
     "up5k_centroid_2x4": ArrayConfig(**UP5K, mode="centroid"),
     "mac_8x8": ArrayConfig(**LARGE),
     "centroid_8x8": ArrayConfig(**LARGE, mode="centroid"),

@@ -26,10 +26,6 @@ class ArrayConfig:
     column_tiles: int = 64  # largest columns / cols
     shape_bits: int = 16  # width of the rows / columns / vectors ports
     mode: str = "mac"  # "mac": a multiplier per weight; "centroid": centroid accumulation (ROWS multipliers)
-    # MAC mode: register each product again in the fabric, beside its adder tree, instead of registering the
-    # row sum beside its accumulator (same latency). For FPGAs whose DSPs sit far from the logic (the UP5K's,
-    # at the die's edges): the long route from a DSP then ends in a register, not in a carry chain.
-    near_products: bool = False
 
     def __post_init__(self) -> None:
         if not (_power_of_two(self.rows) and _power_of_two(self.cols)):
@@ -38,8 +34,6 @@ class ArrayConfig:
             raise ValueError(f"index_bits must be in 1..8, got {self.index_bits}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.near_products and self.mode != "mac":
-            raise ValueError("near_products applies to mode mac only")
         if self.acc_bits <= self.codebook_bits + self.act_bits:
             raise ValueError("acc_bits must exceed codebook_bits + act_bits")
         if self.column_tiles < 2 or self.index_depth < 2:
@@ -53,8 +47,7 @@ class ArrayConfig:
     def name(self) -> str:
         widths = f"i{self.index_bits}w{self.codebook_bits}a{self.act_bits}acc{self.acc_bits}"
         memories = f"d{self.index_depth}t{self.column_tiles}s{self.shape_bits}"
-        near = "n" if self.near_products else ""
-        return f"{self.mode}_r{self.rows}c{self.cols}{widths}{memories}{near}"
+        return f"{self.mode}_r{self.rows}c{self.cols}{widths}{memories}"
 
     @property
     def multipliers(self) -> int:

@@ -11,8 +11,7 @@ MAC mode (a multiplier per weight):
                                          bank meanwhile, which never stalls: a vector's compute
                                          (row_tiles * column_tiles cycles) is never shorter than its load
   + 9 + log2(cols)                       memory read, index register, codebook read, multiply, log2(cols)
-                                         adder-tree levels, row-sum register (with ``near_products``: a
-                                         second product register instead), three accumulator parts (the
+                                         adder-tree levels, row-sum register, three accumulator parts (the
                                          last pushes into the output buffer), hand-off, registered finish
                                          that raises done
 
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.config import ArrayConfig
 
-MAC_PIPELINE_CYCLES = 9  # read, index register, codebook, multiply, row sum or near product, 3 acc parts, finish
+MAC_PIPELINE_CYCLES = 9  # read, index register, codebook, multiply, row sum, 3 accumulator parts, finish; + tree
 CENTROID_TAIL_CYCLES = 4  # after the last bin read: multiply, accumulate, output hand-off, registered finish
 
 

@@ -13,15 +13,12 @@ case class DpqConfig(
     indexDepth: Int, // index memory words (tiles of rows x cols indices)
     columnTiles: Int, // largest columns / cols: words per activation buffer bank
     shapeBits: Int, // width of the rows / columns / vectors ports
-    mode: String, // "mac": a multiplier per weight; "centroid": centroid accumulation
-    nearProducts: Boolean // MAC mode: products registered beside the adder trees instead of row sums beside the
-    // accumulators (same latency), for FPGAs whose DSPs sit far from the logic
+    mode: String // "mac": a multiplier per weight; "centroid": centroid accumulation
 ) {
   private def powerOfTwo(value: Int): Boolean = value >= 1 && (value & (value - 1)) == 0
   require(powerOfTwo(rows) && powerOfTwo(cols), s"rows and cols must be powers of two, got $rows x $cols")
   require(1 <= indexBits && indexBits <= 8, s"index_bits must be in 1..8, got $indexBits")
   require(mode == "mac" || mode == "centroid", s"mode must be mac or centroid, got $mode")
-  require(!nearProducts || mode == "mac", "near_products applies to mode mac only")
   require(accBits > codebookBits + actBits, "acc_bits must exceed codebook_bits + act_bits")
   require(columnTiles >= 2, s"column_tiles must be at least 2, got $columnTiles")
   require(indexDepth >= 2, s"index_depth must be at least 2, got $indexDepth")
@@ -64,12 +61,7 @@ object DpqConfig {
       indexDepth = number("index_depth"),
       columnTiles = number("column_tiles"),
       shapeBits = number("shape_bits"),
-      mode = fields.getOrElse("mode", throw new IllegalArgumentException("missing field mode")),
-      nearProducts = fields.get("near_products") match {
-        case Some("True")  => true
-        case Some("False") => false
-        case other => throw new IllegalArgumentException(s"near_products must be True or False, got ${other.getOrElse("nothing")}")
-      }
+      mode = fields.getOrElse("mode", throw new IllegalArgumentException("missing field mode"))
     )
   }
 

@@ -9,10 +9,7 @@ import spinal.core._
   *
   * Pipeline (every register advances only while `enable`): index register -> codebook read -> multiply ->
   * log2(cols) tree levels -> row sum register -> three accumulator parts (DpqAccumulator). Each stage is at
-  * most one short carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz). With `nearProducts` the row sum
-  * register moves to the other end of the tree: every product is registered twice, in the DSP and again
-  * beside its adder tree, so the long route from a DSP at the die's edge ends in a register rather than in the
-  * tree's first carry chain (same latency).
+  * most one short carry chain or two LUT levels deep (iCE40 UP5K at 75 MHz).
   */
 case class DpqMacArray(config: DpqConfig) extends Component {
   setDefinitionName("dpq_mac_array")
@@ -20,7 +17,7 @@ case class DpqMacArray(config: DpqConfig) extends Component {
   val io = DpqArrayPorts(config)
   // a row's sum of cols products needs treeLevels more bits than a product (wrapping like the accumulator)
   private val sumBits = math.min(productBits + treeLevels, accBits)
-  private val depth = 4 + treeLevels // index register, lookup, multiply, tree levels, row sum (or near product)
+  private val depth = 4 + treeLevels // index register, lookup, multiply, tree levels, row sum register
   private val accParts = 3 // accumulator carry chains (DpqAccumulator); accBits >= 3 always
   private val stages = depth + accParts - 1 // the accumulator's first part works on the row sum register
 
@@ -64,8 +61,7 @@ case class DpqMacArray(config: DpqConfig) extends Component {
   for (i <- 0 until rows) {
     val products = Vec((0 until cols).map { j =>
       val weight = centroids.io.readValues(i * cols + j).asSInt
-      val product = RegNextWhen(weight * laneActivations(j), io.enable).setName(s"row${i}_product$j")
-      if (nearProducts) RegNextWhen(product, io.enable).setName(s"row${i}_near_product$j") else product
+      RegNextWhen(weight * laneActivations(j), io.enable).setName(s"row${i}_product$j")
     })
     val treeSum = if (cols == 1) products(0).resize(sumBits) else {
       val tree = DpqConfig.withoutReset(DpqAdderTree(cols, productBits, sumBits)).setName(s"row${i}_tree")
@@ -75,8 +71,7 @@ case class DpqMacArray(config: DpqConfig) extends Component {
     }
     // the row's sum registered once more beside its accumulator: the tree sits by the multipliers (DSPs at
     // the die's edges), so this hop is routing only and the accumulator's chain starts from a near register
-    val rowSum = if (nearProducts) treeSum.resize(accBits).asUInt
-    else RegNextWhen(treeSum.resize(accBits).asUInt, io.enable).setName(s"row${i}_sum")
+    val rowSum = RegNextWhen(treeSum.resize(accBits).asUInt, io.enable).setName(s"row${i}_sum")
     val accumulator = DpqConfig.withoutReset(DpqAccumulator(accBits, accParts)).setName(s"row${i}_accumulator")
     accumulator.io.enable := io.enable
     accumulator.io.clear := partClear
