@@ -29,8 +29,8 @@ case class DpqOutputBuffer(width: Int) extends Component {
   val pop = io.outReady && count =/= 0
   count := count + push.asUInt.resize(2) - pop.asUInt.resize(2)
   // nextCount =/= 2, written with what holds whatever the inputs: a full FIFO has no room (no push), and with
-  // one entry it has room (a push whenever offered). So `roomNext` is one LUT of four register bits and the
-  // sink's ready, the shortest loop through `room` and the controller's issue.
+  // one entry it has room (a push whenever offered). So `roomNext` is one LUT of the count's two bits, the
+  // offered result's bit and the sink's ready: the shortest loop through `room` and the controller's issue.
   io.roomNext := Mux(count === 2, io.outReady, !(count === 1 && io.offer && !io.outReady))
   room := io.roomNext
   when(push) {
