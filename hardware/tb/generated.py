@@ -21,8 +21,6 @@ from slimkit.accelerator.builds import BUILDS, FITS_UP5K
 HARDWARE = Path(__file__).resolve().parents[1]
 SPINAL = HARDWARE / "spinal"
 GENERATED = HARDWARE / "build" / "rtl"
-LINT_WAIVER = SPINAL / "verilator.vlt"  # Verilator configuration for SpinalHDL's intermediate wires
-TOPS = ("dpq_accel", "dpq_fpga_shell")
 SBT_VERSION = "1.10.7"  # also in hardware/spinal/project/build.properties
 SBT_LAUNCHER = Path.home() / ".m2/repository/org/scala-sbt/sbt-launch" / SBT_VERSION / f"sbt-launch-{SBT_VERSION}.jar"
 # sbt resolves from Maven Central only (no Ivy repositories of its own); its caches stay in the home directory
@@ -86,11 +84,12 @@ def up_to_date(config: ArrayConfig, top: str, digest: str) -> bool:
 
 def ensure_launcher() -> Path:
     """The sbt launcher jar, fetched by name from Maven Central with Maven's dependency plugin the first time."""
-    if SBT_LAUNCHER.exists():
-        return SBT_LAUNCHER
-    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    needed = ("java",) if SBT_LAUNCHER.exists() else ("java", "mvn")
+    missing = [tool for tool in needed if shutil.which(tool) is None]
     if missing:
         raise GenerationError(f"{' and '.join(missing)} not found: SpinalHDL needs a JDK (17) and Maven")
+    if SBT_LAUNCHER.exists():
+        return SBT_LAUNCHER
     command = ["mvn", "-q", "-B", "dependency:get", f"-Dartifact=org.scala-sbt:sbt-launch:{SBT_VERSION}"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not SBT_LAUNCHER.exists():

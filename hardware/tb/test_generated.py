@@ -3,24 +3,34 @@ refuses a configuration out of range."""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import pytest
-from configs import LINT_EDGES, TEST_CONFIGS
+from configs import TEST_CONFIGS
 from generated import GenerationError, design_dir, designs, manifest, run_generator
 
 from slimkit.accelerator.builds import BUILDS, FITS_UP5K
 
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
-def test_every_checked_design_is_generated_once():
-    listed = designs()
-    keys = [(config.name, top) for config, top in listed]
+
+def lint_sets() -> list:
+    spec = importlib.util.spec_from_file_location("hw_lint", SCRIPTS / "lint.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lint_sets()
+
+
+def test_make_hw_gen_generates_what_the_lint_the_tests_and_the_synthesis_read_once_each():
+    keys = [(config.name, top) for config, top in designs()]
     assert len(keys) == len(set(keys))
-    expected = {(config.name, "dpq_accel") for config in BUILDS.values()}
-    expected |= {(BUILDS[name].name, "dpq_fpga_shell") for name in FITS_UP5K}
-    expected |= {(config.name, "dpq_accel") for config, _ in TEST_CONFIGS.values()}
-    expected |= {(config.name, "dpq_accel") for config in LINT_EDGES}
-    assert set(keys) == expected
+    linted = {(config.name, top) for _, config, top in lint_sets()}
+    simulated = {(config.name, "dpq_accel") for config, _ in TEST_CONFIGS.values()}
+    synthesized = {(config.name, "dpq_accel") for config in BUILDS.values()}
+    synthesized |= {(BUILDS[name].name, "dpq_fpga_shell") for name in FITS_UP5K}
+    assert set(keys) == linted | simulated | synthesized
 
 
 def test_the_manifest_gives_each_design_its_own_directory_and_every_field():
