@@ -1,10 +1,11 @@
 """Resource and timing report of the accelerator builds in slimkit.accelerator.builds.
 
-For every build: Yosys `synth_ice40 -dsp -abc2` and `synth_xilinx` cell counts of the generated dpq_accel
+For every build: Yosys `synth_ice40 -dsp -flowmap` and `synth_xilinx` cell counts of the generated dpq_accel
 (LUTs, flip-flops, DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of
-the build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins) at a 75 MHz
-target over ten placer seeds (nextpnr's results spread widely over seeds: 68.8-78.3 MHz for up5k_mac_2x4 on
-2026-12-05), reporting the best post-route Fmax, the median and the worst, and the device utilisation.
+the build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins), its
+multipliers placed by row (up5k_floorplan.py), at a 75 MHz target over ten placer seeds (nextpnr's results
+spread widely over seeds: 72.3-82.0 MHz for up5k_mac_2x4 on 2026-12-05), reporting the best post-route Fmax,
+the median and the worst, and the device utilisation.
 
     python hardware/scripts/synth.py [--builds up5k_mac_2x4 ...] [--out hardware/build/synth]
 
@@ -32,10 +33,11 @@ from slimkit.accelerator.builds import BUILDS, FITS_UP5K  # noqa: E402
 
 SEEDS = tuple(range(1, 11))
 TARGET_MHZ = 75
-# -abc2 (a second ABC pass) packs the controller's enables and the adder trees' carry-chain entries into fewer
-# LUT levels: on the SpinalHDL port of the hand-written design it lifted the UP5K median over seeds 1-10 from
-# 69.8 to 74.5 MHz
-ICE40_SYNTH = "synth_ice40 -dsp -abc2"
+# -flowmap maps logic to LUTs depth-optimally: ABC shared e.g. "a vector's last tile is issued" between the
+# controller's state and a loop counter's clock enable and put a second LUT level in front of the enable
+# (hardware/README.md, "Resources and Fmax")
+ICE40_SYNTH = "synth_ice40 -dsp -flowmap"
+FLOORPLAN = Path(__file__).resolve().parent / "up5k_floorplan.py"
 
 ICE40 = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "DSP": ("SB_MAC16",), "BRAM": ("SB_RAM40_4K",)}
 # Xilinx block RAM in 18 Kb units (a RAMB36 is two); LUT RAM counted apart from logic LUTs
@@ -104,6 +106,8 @@ def place_and_route(config: ArrayConfig, work: Path) -> dict:
             str(seed),
             "--report",
             str(report),
+            "--pre-place",
+            str(FLOORPLAN),
         ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:

@@ -3,9 +3,11 @@ package dpq
 import spinal.core._
 
 /** Place-and-route wrapper of DpqAccel for a small FPGA package: the accelerator's wide ports would need
-  * hundreds of pins, so every input comes from a serially loaded register and every output is registered
-  * and read back a byte at a time. Only used to measure post-route Fmax and fit (hardware/scripts/synth.py);
-  * the shell's registers are the only logic it adds.
+  * hundreds of pins, so every input comes from a serially loaded register and every output is captured in a
+  * register that is read back a byte at a time by shifting it. Only used to measure post-route Fmax and fit
+  * (hardware/scripts/synth.py); the shell adds registers and one LUT level in front of each, so its own
+  * paths stay shorter than the accelerator's (a byte multiplexer on the output was the critical path of some
+  * placer seeds).
   */
 case class DpqFpgaShell(config: DpqConfig) extends Component {
   setDefinitionName("dpq_fpga_shell")
@@ -15,7 +17,7 @@ case class DpqFpgaShell(config: DpqConfig) extends Component {
     val rst = in Bool ()
     val serial_in = in Bool () // shifted into the input register while shift is high
     val shift = in Bool ()
-    val select = in UInt (DpqConfig.clog2(DpqFpgaShell.outputBytes(config)) bits) // the output byte to show
+    val unload = in Bool () // shift the output register down a byte per cycle; low: capture the outputs
     val probe = out Bits (8 bits)
   }
   noIoPrefix()
@@ -43,9 +45,10 @@ case class DpqFpgaShell(config: DpqConfig) extends Component {
     port.rst := RegNext(io.rst)
 
     val observed = port.out_data ## port.out_last ## port.out_valid ## port.in_ready ## port.done ## port.busy
-    val outputs = RegNext(observed.resize(8 * DpqFpgaShell.outputBytes(config)))
-    val selected = RegNext(io.select)
-    io.probe := RegNext(outputs.subdivideIn(8 bits)(selected))
+    val outputBits = 8 * DpqFpgaShell.outputBytes(config)
+    val outputs = Reg(Bits(outputBits bits))
+    outputs := Mux(io.unload, outputs(outputBits - 1 downto 8).resize(outputBits), observed.resize(outputBits))
+    io.probe := outputs(7 downto 0)
   }
 }
 
