@@ -137,13 +137,22 @@ def trained_from_scratch(path: Path, space: ShuffleNetSpace, data: DigitsDataMod
     return hits / total
 
 
-def architecture_signal(data: DigitsDataModule, architectures: int = 10, epochs: int = 8) -> None:
+def architecture_signal(
+    data: DigitsDataModule,
+    space: ShuffleNetSpace = DIGITS,
+    searched: str = "block",
+    architectures: int = 10,
+    epochs: int = 8,
+) -> None:
     from scipy import stats
 
     rng = random.Random(0)
-    paths = [Path.sample(rng, DIGITS.num_blocks) for _ in range(architectures)]
-    first = [trained_from_scratch(path, DIGITS, data, 0, epochs) for path in paths]
-    second = [trained_from_scratch(path, DIGITS, data, 1, epochs) for path in paths]
+    paths = [
+        Path.sample(rng, space.num_blocks, search_channels=searched != "block", search_blocks=searched != "channel")
+        for _ in range(architectures)
+    ]
+    first = [trained_from_scratch(path, space, data, 0, epochs) for path in paths]
+    second = [trained_from_scratch(path, space, data, 1, epochs) for path in paths]
     means = [(a + b) / 2 for a, b in zip(first, second, strict=True)]
     between = statistics.pstdev(means)
     within = statistics.fmean(abs(a - b) for a, b in zip(first, second, strict=True)) / 2**0.5
@@ -160,15 +169,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=600, help="training steps per variant")
     parser.add_argument("--signal-only", action="store_true", help="part 6 only (about 3 minutes)")
+    part6 = parser.add_argument_group("part 6 in another space (default: experiment=spos_digits's)")
+    part6.add_argument("--stage-widths", type=int, nargs=4, default=DIGITS.stage_widths, metavar="W")
+    part6.add_argument("--stem-width", type=int, default=DIGITS.stem_width)
+    part6.add_argument("--last-width", type=int, default=DIGITS.last_width)
+    part6.add_argument("--space", choices=("block", "channel", "joint"), default="block", help="what differs")
+    part6.add_argument("--shift", type=int, default=0, help="data.shift of the training images")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    data = DigitsDataModule(image_size=8, batch_size=64)
+    data = DigitsDataModule(image_size=8, batch_size=64, shift=args.shift)
     data.setup("fit")
     data.setup("test")
     x, _ = next(batches(data))
     if args.signal_only:
-        print("6. trained accuracy of 10 random architectures of the digits space, two seeds each")
-        architecture_signal(data)
+        space = ShuffleNetSpace(DIGITS.stage_repeats, tuple(args.stage_widths), args.stem_width, args.last_width)
+        print(f"6. trained accuracy of 10 random architectures ({args.space} space {space}), two seeds each")
+        architecture_signal(data, space, args.space)
         return
 
     print("1. spatial size per block (paper space)")
