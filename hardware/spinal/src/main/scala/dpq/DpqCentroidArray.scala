@@ -19,6 +19,9 @@ case class DpqCentroidArray(config: DpqConfig) extends Component {
   import config._
   val io = DpqArrayPorts(config)
   private val drainProductBits = binBits + codebookBits
+  // what one cycle adds to a bin: at most cols activations (adders this wide, not binBits: Yosys cannot tell
+  // that the sign-extended high bits of wider adders are copies)
+  private val incrementBits = actBits + DpqConfig.clog2(cols)
 
   // bank bookkeeping: a full bank stays full while it drains
   val claimed = Reg(UInt(2 bits)) init (0) // banks claimed: 0..2
@@ -85,12 +88,12 @@ case class DpqCentroidArray(config: DpqConfig) extends Component {
       val increment = (0 until cols)
         .map { j =>
           val matches = accIndices(i * cols + j) === k
-          Mux(matches, accActivations(j).resize(binBits), S(0, binBits bits))
+          Mux(matches, accActivations(j).resize(incrementBits), S(0, incrementBits bits))
         }
         .reduce(_ + _)
       val value = Reg(SInt(binBits bits)).setName(s"row${i}_bank${b}_bin$k")
       when(io.enable && accValid && fillBank === Bool(b == 1)) {
-        value := Mux(accFirst, S(0, binBits bits), value) + increment
+        value := Mux(accFirst, S(0, binBits bits), value) + increment.resize(binBits)
       }
       value
     }
