@@ -33,6 +33,7 @@ def floorplan(cells: list[tuple[str, str]]) -> dict[str, str]:
         if slot >= len(SLOTS):
             return {}
         places[name] = f"{EDGES[row % len(EDGES)]}/{SLOTS[slot]}/mac16_0"
+    # two DSPs of one product (a multiplier wider than a DSP) would want the same tile
     return places if len(set(places.values())) == len(places) else {}
 
 

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from hw_scripts import load_script
 
-SPEC = importlib.util.spec_from_file_location(
-    "up5k_floorplan", Path(__file__).resolve().parents[1] / "scripts" / "up5k_floorplan.py"
-)
-up5k_floorplan = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(up5k_floorplan)
-floorplan = up5k_floorplan.floorplan
+floorplan = load_script("up5k_floorplan").floorplan
 
 PREFIX = "logic_accelerator.logic_array"
 

@@ -3,30 +3,20 @@ refuses a configuration out of range."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import pytest
 from configs import TEST_CONFIGS
 from generated import GenerationError, design_dir, designs, manifest, run_generator
+from hw_scripts import load_script
 
 from slimkit.accelerator.builds import BUILDS, FITS_UP5K
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def lint_sets() -> list:
-    spec = importlib.util.spec_from_file_location("hw_lint", SCRIPTS / "lint.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lint_sets()
 
 
 def test_make_hw_gen_generates_what_the_lint_the_tests_and_the_synthesis_read_once_each():
     keys = [(config.name, top) for config, top in designs()]
     assert len(keys) == len(set(keys))
-    linted = {(config.name, top) for _, config, top in lint_sets()}
+    linted = {(config.name, top) for _, config, top in load_script("lint").lint_sets()}
     simulated = {(config.name, "dpq_accel") for config, _ in TEST_CONFIGS.values()}
     synthesized = {(config.name, "dpq_accel") for config in BUILDS.values()}
     synthesized |= {(BUILDS[name].name, "dpq_fpga_shell") for name in FITS_UP5K}

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from hw_scripts import load_script
 
 pytestmark = pytest.mark.slow  # Verilator lint of every configuration
 
-SPEC = importlib.util.spec_from_file_location("hw_lint", Path(__file__).resolve().parents[1] / "scripts" / "lint.py")
-hw_lint = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(hw_lint)
+hw_lint = load_script("lint")
 
 
 @pytest.mark.parametrize(("name", "config", "top"), hw_lint.lint_sets(), ids=lambda value: str(value)[:40])
