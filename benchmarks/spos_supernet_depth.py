@@ -175,6 +175,8 @@ def main() -> None:
     part6.add_argument("--last-width", type=int, default=DIGITS.last_width)
     part6.add_argument("--space", choices=("block", "channel", "joint"), default="block", help="what differs")
     part6.add_argument("--shift", type=int, default=0, help="data.shift of the training images")
+    part6.add_argument("--epochs", type=int, default=8, help="training epochs of each architecture")
+    part6.add_argument("--architectures", type=int, default=10, help="how many random architectures")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data = DigitsDataModule(image_size=8, batch_size=64, shift=args.shift)
@@ -182,9 +184,12 @@ def main() -> None:
     data.setup("test")
     x, _ = next(batches(data))
     if args.signal_only:
-        space = ShuffleNetSpace(DIGITS.stage_repeats, tuple(args.stage_widths), args.stem_width, args.last_width)
-        print(f"6. trained accuracy of 10 random architectures ({args.space} space {space}), two seeds each")
-        architecture_signal(data, space, args.space)
+        try:
+            space = ShuffleNetSpace(DIGITS.stage_repeats, tuple(args.stage_widths), args.stem_width, args.last_width)
+        except ValueError as error:
+            parser.error(str(error))
+        print(f"6. trained accuracy of {args.architectures} random architectures ({args.space} space {space}), two seeds each")
+        architecture_signal(data, space, args.space, args.architectures, args.epochs)
         return
 
     print("1. spatial size per block (paper space)")
