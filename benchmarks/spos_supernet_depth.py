@@ -188,7 +188,8 @@ def main() -> None:
             space = ShuffleNetSpace(DIGITS.stage_repeats, tuple(args.stage_widths), args.stem_width, args.last_width)
         except ValueError as error:
             parser.error(str(error))
-        print(f"6. trained accuracy of {args.architectures} random architectures ({args.space} space {space}), two seeds each")
+        count = args.architectures
+        print(f"6. trained accuracy of {count} random architectures ({args.space} space {space}), two seeds each")
         architecture_signal(data, space, args.space, args.architectures, args.epochs)
         return
 
