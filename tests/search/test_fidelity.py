@@ -14,6 +14,7 @@ from slimkit.errors import ConfigError
 from slimkit.search.fidelity import (
     Searched,
     check_samples,
+    describe_fidelity,
     distinct_feasible,
     fidelity_metrics,
     measure_fidelity,
@@ -28,10 +29,12 @@ class Killed(Exception):
 
 class Arithmetic:
     """Architectures are integers; the proxy is a noisy version of the trained accuracy, so the ranks agree
-    well but not perfectly. ``kill_after`` trainings, it raises (a killed process)."""
+    well but not perfectly; each of ``seeds`` trainings adds its own noise of ``seed_noise``. ``kill_after``
+    trainings, it raises (a killed process)."""
 
-    def __init__(self, kill_after: int | None = None) -> None:
+    def __init__(self, kill_after: int | None = None, seeds: int = 1, seed_noise: float = 0.0) -> None:
         self.kill_after = kill_after
+        self.seeds, self.seed_noise = seeds, seed_noise
         self.trainings: list[str] = []
 
     def sample(self, count: int, seed: int) -> list[int]:
@@ -43,11 +46,12 @@ class Arithmetic:
     def proxy(self, architecture: int) -> float:
         return architecture / 1000 + random.Random(architecture).uniform(0, 0.3)
 
-    def trained(self, name: str, architecture: int) -> float:
+    def trained(self, name: str, architecture: int) -> list[float]:
         if self.kill_after is not None and len(self.trainings) == self.kill_after:
             raise Killed
         self.trainings.append(name)
-        return architecture / 1000
+        rng = random.Random(architecture)
+        return [architecture / 1000 + rng.uniform(0, self.seed_noise) for _ in range(self.seeds)]
 
 
 def test_rank_statistics_are_scipys_with_bootstrap_intervals_around_them():
@@ -83,6 +87,20 @@ def test_the_report_ranks_the_searched_architecture_and_plots(tmp_path):
     assert (tmp_path / "cap.png").read_bytes()[:4] == b"\x89PNG"
     metrics = fidelity_metrics(report)
     assert metrics["fidelity/kendall"] == report["kendall"]["tau"] and metrics["fidelity/searched_percentile"] == 100
+
+
+def test_with_two_seeds_the_report_says_how_well_retraining_ranks_by_itself(tmp_path):
+    steady = measure_fidelity(Arithmetic(seeds=2, seed_noise=0.01), 24, 3, tmp_path / "steady", "cap")
+    noisy = measure_fidelity(Arithmetic(seeds=2, seed_noise=5.0), 24, 3, tmp_path / "noisy", "cap")
+    assert steady["retraining"]["seeds"] == 2
+    assert steady["retraining"]["first_vs_second_seed"]["kendall"]["tau"] > 0.9
+    assert abs(noisy["retraining"]["first_vs_second_seed"]["kendall"]["tau"]) < 0.4
+    assert noisy["retraining"]["std_between_seeds"] > noisy["retraining"]["std_between_architectures"] / 2
+    assert steady["architectures"][0]["trained"] == sum(steady["architectures"][0]["trained_seeds"]) / 2
+    assert "fidelity/retrain_kendall" in fidelity_metrics(steady)
+    assert "training seeds each: seed 1 vs seed 2 Kendall tau" in describe_fidelity(noisy)
+    one_seed = measure_fidelity(Arithmetic(), 8, 3, tmp_path / "one", "cap")
+    assert "retraining" not in one_seed and "fidelity/retrain_kendall" not in fidelity_metrics(one_seed)
 
 
 def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_path):

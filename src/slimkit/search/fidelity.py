@@ -3,7 +3,9 @@ metapruning): architectures drawn uniformly under the search's caps are scored a
 (shared weights, BN recalibrated, the fixed held-out split) and trained as the method trains its result; the
 rank agreement of the two (Kendall's tau and Spearman's rho, with p-values and bootstrap intervals) says
 whether the search's choice means anything, and the searched architecture's trained accuracy as a percentile
-of the random ones says whether it paid off.
+of the random ones says whether it paid off. With two or more training seeds per architecture the report also
+says how well training ranks the architectures by itself (seed 1 against seed 2): where a second training
+does not agree with the first, no proxy can be seen to rank well, however good it is.
 
 Resumable per architecture: every score and every training is saved in ``<tag>.state.json`` as soon as it
 is known, so a killed measurement continues where it stopped (the method's trainings are resumable stages
@@ -13,6 +15,7 @@ too) and ends with the report an uninterrupted one writes. Torch-free: the metho
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -41,8 +44,9 @@ class FidelitySubject(Protocol):
         """The search's score of the architecture (shared weights)."""
         ...
 
-    def trained(self, name: str, architecture: Any) -> float:
-        """Test accuracy of the architecture trained as the method trains its result, as stage ``name``."""
+    def trained(self, name: str, architecture: Any) -> list[float]:
+        """Test accuracy of the architecture trained as the method trains its result, as stage ``name``: one
+        figure per training seed (the method's ``retrain_seeds``, the same seeds for every architecture)."""
         ...
 
 
@@ -96,18 +100,23 @@ def measure_fidelity(
             write_json_atomic(state_file, {"rows": rows})
     for index, (row, architecture) in enumerate(zip(rows, architectures, strict=True)):
         if row["trained"] is None:
-            row["trained"] = subject.trained(f"fidelity_{tag}_{index}", architecture)
+            row["trained_seeds"] = subject.trained(f"fidelity_{tag}_{index}", architecture)
+            row["trained"] = statistics.fmean(row["trained_seeds"])
             write_json_atomic(state_file, {"rows": rows})
             log(f"fidelity {tag}: {index + 1}/{len(rows)} trained ({row['trained']:.4f}, proxy {row['proxy']:.4f})")
     report: dict[str, Any] = {"tag": tag, "count": len(rows), "seed": seed}
     proxies, trained = [row["proxy"] for row in rows], [row["trained"] for row in rows]
     report |= rank_statistics(proxies, trained, seed)
     report["random"] = summary(trained)
+    if min(len(row["trained_seeds"]) for row in rows) > 1:
+        report["retraining"] = retraining_noise([row["trained_seeds"] for row in rows], seed)
     if searched is not None:
+        seeds = subject.trained(searched.stage, searched.architecture)
         chosen = {
             **subject.describe(searched.architecture),
             "proxy": subject.proxy(searched.architecture),
-            "trained": subject.trained(searched.stage, searched.architecture),
+            "trained": statistics.fmean(seeds),
+            "trained_seeds": seeds,
         }
         chosen["percentile"] = percentile_of(chosen["trained"], trained)
         report["searched"] = chosen
@@ -123,13 +132,14 @@ def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dic
     """The rows saved by an earlier (killed) measurement of the same architectures, or fresh ones."""
     if state_file.exists():
         rows = read_json(state_file)["rows"]
-        if [{k: v for k, v in row.items() if k not in ("proxy", "trained")} for row in rows] != described:
+        measured = ("proxy", "trained", "trained_seeds")
+        if [{k: v for k, v in row.items() if k not in measured} for row in rows] != described:
             raise ConfigError(
                 f"{state_file} measured other architectures (another seed, cap or count); delete it or use a new "
                 "output folder"
             )
         return rows
-    return [{**description, "proxy": None, "trained": None} for description in described]
+    return [{**description, "proxy": None, "trained": None, "trained_seeds": None} for description in described]
 
 
 def check_samples(stage: str, samples: int) -> None:
@@ -170,6 +180,21 @@ def rank_statistics(proxy: list[float], trained: list[float], seed: int) -> dict
     }
 
 
+def retraining_noise(trained_seeds: list[list[float]], seed: int) -> dict[str, Any]:
+    """How far training from scratch ranks the architectures by itself (every architecture trained from two
+    or more seeds): the rank agreement of the first two seeds' accuracies, and the spread between
+    architectures (of their mean accuracies) against the spread between seeds of one architecture."""
+    first, second = [runs[0] for runs in trained_seeds], [runs[1] for runs in trained_seeds]
+    within = statistics.fmean(statistics.variance(runs) for runs in trained_seeds) ** 0.5
+    between = statistics.pstdev(statistics.fmean(runs) for runs in trained_seeds)
+    return {
+        "seeds": min(len(runs) for runs in trained_seeds),
+        "first_vs_second_seed": rank_statistics(first, second, seed),
+        "std_between_seeds": within,
+        "std_between_architectures": between,
+    }
+
+
 def summary(values: list[float]) -> dict[str, float]:
     mean = sum(values) / len(values)
     return {
@@ -201,6 +226,8 @@ def fidelity_metrics(report: Mapping[str, Any]) -> dict[str, float]:
         "fidelity/random_mean_test_acc": number(report["random"]["mean"]),
         "fidelity/random_max_test_acc": number(report["random"]["max"]),
     }
+    if "retraining" in report:
+        metrics["fidelity/retrain_kendall"] = number(report["retraining"]["first_vs_second_seed"]["kendall"]["tau"])
     if "searched" in report:
         metrics["fidelity/searched_test_acc"] = number(report["searched"]["trained"])
         metrics["fidelity/searched_percentile"] = number(report["searched"]["percentile"])
@@ -219,6 +246,13 @@ def describe_fidelity(report: Mapping[str, Any]) -> str:
     if "searched" in report:
         searched = report["searched"]
         line += f", searched {searched['trained']:.4f} (percentile {searched['percentile']:.1f})"
+    if "retraining" in report:
+        noise, again = report["retraining"], report["retraining"]["first_vs_second_seed"]["kendall"]
+        line += (
+            f"; {noise['seeds']} training seeds each: seed 1 vs seed 2 Kendall tau {_fmt(again['tau'])} "
+            f"(p {_fmt(again['p'], '.2g')}); std between seeds "
+            f"{noise['std_between_seeds']:.4f}, between architectures {noise['std_between_architectures']:.4f}"
+        )
     return line
 
 

@@ -37,7 +37,7 @@ TINY = [
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("spos")
-    done = run_train([*TINY, "method.fidelity_samples=3", f"hydra.run.dir={run_dir}"])
+    done = run_train([*TINY, "method.fidelity_samples=3", "method.retrain_seeds=2", f"hydra.run.dir={run_dir}"])
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
 
@@ -58,9 +58,11 @@ def test_the_pipeline_leaves_ranked_feasible_architectures_plots_and_a_retrained
     for plot in ("curve.png", "scatter.png"):
         assert (finished_run / "search" / plot).read_bytes()[:4] == b"\x89PNG"
     assert 0.0 <= results["test/acc"] <= 1.0 and "supernet/test_acc" in results
+    each = [results["test/acc_seed42"], results["test/acc_seed43"]]  # method.retrain_seeds=2 from seed 42
+    assert results["test/acc"] == pytest.approx(sum(each) / 2) and "test/acc_std" in results
     stages = {path.stem for path in (finished_run / "stages").glob("*.pt")}
-    tag = "flops1.1M"
-    assert stages == {"supernet", "retrain", *(f"fidelity_{tag}_{index}" for index in range(3))}
+    fidelity = [f"fidelity_flops1.1M_{index}{seed}" for index in range(3) for seed in ("", "_seed43")]
+    assert stages == {"supernet", "retrain", "retrain_seed43", *fidelity}
 
 
 @pytest.mark.slow
@@ -73,6 +75,8 @@ def test_the_fidelity_stage_ranks_the_searched_architecture_among_random_ones_un
     searched = report["searched"]
     assert searched["architecture"] == json.loads((finished_run / "search" / "best.json").read_text())
     assert searched["trained"] == results["test/acc"], "the retrain stage's network, not trained twice"
+    assert all(len(row["trained_seeds"]) == 2 for row in report["architectures"])
+    assert report["retraining"]["seeds"] == 2 and "first_vs_second_seed" in report["retraining"]
     assert results["fidelity/searched_percentile"] == searched["percentile"]
     assert (finished_run / "fidelity" / "flops1.1M.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -41,12 +41,12 @@ def sample_structures(
 @dataclass
 class PruningNetFidelity:
     """A ``FidelitySubject`` over a trained PruningNet under ``max_flops``: ``proxy`` scores a structure as the
-    search does, ``train(name, choice)`` trains its network as the compared ones are (test accuracy)."""
+    search does, ``train(name, choice)`` trains its network as the compared ones are (test accuracy per seed)."""
 
     net: PruningNet
     max_flops: float
     score: Callable[[Choice], float]
-    train: Callable[[str, Choice], float]
+    train: Callable[[str, Choice], list[float]]
     limits: CycleLimits | None = None
 
     def sample(self, count: int, seed: int) -> list[Choice]:
@@ -66,5 +66,5 @@ class PruningNetFidelity:
     def proxy(self, architecture: Choice) -> float:
         return self.score(architecture)
 
-    def trained(self, name: str, architecture: Choice) -> float:
+    def trained(self, name: str, architecture: Choice) -> list[float]:
         return self.train(name, architecture)

@@ -6,15 +6,11 @@ with seed."""
 from __future__ import annotations
 
 import logging
-import statistics
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-
-import lightning as L
 
 from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
+from slimkit.methods.repeated_training import seeded_repeat, test_accuracy_over_seeds, training_seeds
 from slimkit.methods.stages import StageRunner
 from slimkit.models.channel_net import ChannelNet
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -22,10 +18,6 @@ from slimkit.run_context import RunContext
 from slimkit.search.weight_sharing import Batches, accuracy
 
 log = logging.getLogger(__name__)
-
-# The sampler shuffles epoch e with (shuffle seed + e); repeats of a training this far apart in shuffle seed
-# never see one another's epoch orders (seed and seed + 1 would: shifted by one epoch).
-SHUFFLE_STRIDE = 1_000_003
 
 
 @dataclass
@@ -40,9 +32,7 @@ class PrunedTraining:
 
     @property
     def seeds(self) -> list[int]:
-        """The run's seed and the ``repeats - 1`` after it."""
-        first = int(self.context.cfg.seed)
-        return list(range(first, first + self.repeats))
+        return training_seeds(self.context, self.repeats)
 
     def once(
         self,
@@ -54,15 +44,14 @@ class PrunedTraining:
         epochs: int | None = None,
     ) -> tuple[ChannelNet, dict[str, float]]:
         """One training of the network of ``encoding`` as stage ``stage``, from ``initial``'s weights or from
-        scratch: repeat ``r`` with seed run seed + r (the initial weights) and the data's shuffle seed moved by
-        r * ``SHUFFLE_STRIDE`` (the batch order); the trained network (best checkpoint) and its test metrics."""
-        L.seed_everything(int(self.context.cfg.seed) + repeat, workers=True)
-        network = ChannelNet(spec, encoding)
-        if initial is not None:
-            network.load_state_dict(initial.state_dict())
-        module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
-        log.info("%s: %.2f MFLOPs, %s", stage, network_flops(spec, encoding) / 1e6, describe_widths(network))
-        with shuffle_offset_by(self.context.datamodule, repeat * SHUFFLE_STRIDE):
+        scratch, as repeat ``repeat`` (``seeded_repeat``); the trained network (best checkpoint) and its test
+        metrics."""
+        with seeded_repeat(self.context, repeat):
+            network = ChannelNet(spec, encoding)
+            if initial is not None:
+                network.load_state_dict(initial.state_dict())
+            module = LinearDecayModule(network, spec.num_classes, self.optimizer, None, self.label_smoothing)
+            log.info("%s: %.2f MFLOPs, %s", stage, network_flops(spec, encoding) / 1e6, describe_widths(network))
             fitted = self.stages.fit(stage, module, epochs or self.epochs)
         return network, fitted
 
@@ -72,18 +61,17 @@ class PrunedTraining:
         """The network of ``encoding`` trained once per seed (the run's seed first, as stage ``name``, then
         ``name_seed<N>``): ``test/acc`` is the mean, ``test/acc_std`` the spread, and every seed's own figure is
         kept (``test/acc_seed<N>``)."""
-        accuracies = {}
-        for repeat, seed in enumerate(self.seeds):
-            stage = name if repeat == 0 else f"{name}_seed{seed}"
+        networks = []
+
+        def train(stage: str, repeat: int) -> float:
             network, fitted = self.once(stage, spec, encoding, initial, repeat)
-            accuracies[seed] = fitted["test/acc"]
-        values = list(accuracies.values())
+            networks.append(network)
+            return fitted["test/acc"]
+
         metrics = {
-            "test/acc": statistics.fmean(values),
-            "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
+            **test_accuracy_over_seeds(self.context, name, self.repeats, train),
             "model/flops": float(network_flops(spec, encoding)),
-            "model/params": float(sum(p.numel() for p in network.parameters())),
+            "model/params": float(sum(p.numel() for p in networks[-1].parameters())),
         }
         if self.accelerator is not None:
             metrics |= self.accelerator.of_spec(spec, encoding).metrics()
@@ -96,28 +84,6 @@ def holdout_accuracy(network: ChannelNet, holdout: Batches) -> float:
     score = accuracy(network, holdout)
     network.cpu()
     return score
-
-
-@contextmanager
-def shuffle_offset_by(datamodule: L.LightningDataModule, offset: int) -> Iterator[None]:
-    """The datamodule's ``shuffle_seed`` (when it has one) moved by ``offset`` for a while, so repeated
-    trainings of one network differ in batch order as well as in initial weights."""
-    if not hasattr(datamodule, "shuffle_seed"):
-        yield
-        return
-    kept = datamodule.shuffle_seed
-    datamodule.shuffle_seed = kept + offset
-    try:
-        yield
-    finally:
-        datamodule.shuffle_seed = kept
-
-
-def describe_accuracy(metrics: dict[str, float]) -> str:
-    seeds = sum(name.startswith("test/acc_seed") for name in metrics)
-    if seeds == 1:
-        return f"{metrics['test/acc']:.4f}"
-    return f"{metrics['test/acc']:.4f} +- {metrics['test/acc_std']:.4f} ({seeds} seeds)"
 
 
 def describe_widths(network: ChannelNet) -> str:

@@ -21,7 +21,7 @@ from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory
 from slimkit.methods.metapruning.fidelity import PruningNetFidelity
 from slimkit.methods.metapruning.module import PruningNetModule
-from slimkit.methods.metapruning.pruned_training import PrunedTraining, describe_accuracy, holdout_accuracy
+from slimkit.methods.metapruning.pruned_training import PrunedTraining, holdout_accuracy
 from slimkit.methods.metapruning.pruningnet import (
     DEFAULT_RATIOS,
     GeneratorInput,
@@ -38,6 +38,7 @@ from slimkit.methods.metapruning.search import (
     uniform_ratio,
 )
 from slimkit.methods.metapruning.selection import select_by_training
+from slimkit.methods.repeated_training import describe_accuracy, seed_accuracies
 from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -300,9 +301,9 @@ class MetaPruningRunner:
         calibration, holdout = batches
         net.to(search_device())
 
-        def trained(name: str, choice: tuple[int, ...]) -> float:
+        def trained(name: str, choice: tuple[int, ...]) -> list[float]:
             initial = self._inherited(net, choice, calibration)
-            return training.repeated(name, spec, net.encoding(choice), initial)["test/acc"]
+            return seed_accuracies(training.repeated(name, spec, net.encoding(choice), initial))
 
         cycles_cap = self.limits.max_cycles if self.limits is not None else None
         _, encoding, initial = self._uniform(net, calibration, max_flops, cycles_cap)

@@ -42,5 +42,5 @@ class BitsFidelity:
     def proxy(self, architecture: Bits) -> float:
         return self.score(list(architecture))
 
-    def trained(self, name: str, architecture: Bits) -> float:
-        return self.finetune(name, list(architecture))
+    def trained(self, name: str, architecture: Bits) -> list[float]:
+        return [self.finetune(name, list(architecture))]  # one fine-tuning seed

@@ -20,11 +20,11 @@ import logging
 from pathlib import Path as FilePath
 from typing import Literal
 
-import lightning as L
 import torch
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
+from slimkit.methods.repeated_training import seed_accuracies, seeded_repeat, test_accuracy_over_seeds
 from slimkit.methods.spos.fidelity import SposFidelity
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
@@ -42,7 +42,7 @@ from slimkit.run_context import RunContext
 from slimkit.search.fidelity import Searched, check_samples, describe_fidelity, fidelity_metrics, measure_fidelity
 from slimkit.search.persistence import read_json, write_json_atomic
 from slimkit.search.weight_sharing import Batches, candidate_batches
-from slimkit.settings import Count, Fraction
+from slimkit.settings import Count, Fraction, PositiveInt
 
 log = logging.getLogger(__name__)
 SUPERNET_TARGET = "slimkit.models.ShuffleNetSupernet"
@@ -63,6 +63,7 @@ class SposRunner:
         search: SposSearchSettings,
         architecture: str | None,
         retrain_epochs: Count,
+        retrain_seeds: PositiveInt,
         fidelity_samples: Count,
         compile: bool,
     ) -> None:
@@ -84,6 +85,7 @@ class SposRunner:
         search.refuse_accelerator("method=spos searches ShuffleNet blocks, whose depthwise convs it cannot run")
         self.search_settings = search
         self.retrain_epochs = retrain_epochs
+        self.retrain_seeds = retrain_seeds
         check_samples(stage, fidelity_samples)
         self.fidelity_samples = fidelity_samples
         self.compile = compile
@@ -217,7 +219,7 @@ class SposRunner:
             products["caps"],
             calibration,
             holdout,
-            lambda name, path: self._retrain(context, stages, name, path, costs)["test/acc"],
+            lambda name, path: seed_accuracies(self._retrain(context, stages, name, path, costs)),
             self.search_blocks,
             self.search_channels,
         )
@@ -238,13 +240,19 @@ class SposRunner:
     def _retrain(
         self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable
     ) -> dict[str, float]:
-        """Train ``path`` from scratch with normal BN; every retrain starts from the same seed (alike)."""
-        L.seed_everything(int(context.cfg.seed), workers=True)
+        """Train ``path`` from scratch with normal BN, once per seed of ``retrain_seeds`` (every architecture
+        from the same seeds: alike); ``test/acc`` is the seeds' mean."""
         channels, size, _ = context.datamodule.input_shape
-        network = ShuffleNetOneShot(channels, context.datamodule.num_classes, size, path, **vars(self.space))
-        module = LinearDecayModule(network, context.datamodule.num_classes, self.optimizer, None, self.label_smoothing)
+        classes = context.datamodule.num_classes
         log.info("%s: %s (%.2f MFLOPs)", name, path.to_json(), costs.flops(path) / 1e6)
-        metrics = stages.fit(name, module, self.retrain_epochs)
+
+        def train(stage: str, repeat: int) -> float:
+            with seeded_repeat(context, repeat):
+                network = ShuffleNetOneShot(channels, classes, size, path, **vars(self.space))
+                module = LinearDecayModule(network, classes, self.optimizer, None, self.label_smoothing)
+                return stages.fit(stage, module, self.retrain_epochs)["test/acc"]
+
+        metrics = test_accuracy_over_seeds(context, name, self.retrain_seeds, train)
         return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
 
 
