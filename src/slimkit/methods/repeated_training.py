@@ -32,7 +32,7 @@ def seeded_repeat(context: RunContext, repeat: int) -> Iterator[None]:
         yield
 
 
-def test_accuracy_over_seeds(
+def accuracy_over_seeds(
     context: RunContext, name: str, repeats: int, train: Callable[[str, int], float]
 ) -> dict[str, float]:
     """``train(stage, repeat)`` (which trains inside ``seeded_repeat``) once per seed: ``test/acc`` is the
@@ -49,7 +49,7 @@ def test_accuracy_over_seeds(
 
 
 def seed_accuracies(metrics: dict[str, float]) -> list[float]:
-    """Each seed's test accuracy from ``test_accuracy_over_seeds``' metrics, in seed order."""
+    """Each seed's test accuracy from ``accuracy_over_seeds``' metrics, in seed order."""
     seeds = sorted(int(name.removeprefix("test/acc_seed")) for name in metrics if name.startswith("test/acc_seed"))
     return [metrics[f"test/acc_seed{seed}"] for seed in seeds]
 

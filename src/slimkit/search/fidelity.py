@@ -138,6 +138,8 @@ def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dic
                 f"{state_file} measured other architectures (another seed, cap or count); delete it or use a new "
                 "output folder"
             )
+        for row in rows:  # a state file written before rows kept each seed's figure
+            row.setdefault("trained_seeds", None if row["trained"] is None else [row["trained"]])
         return rows
     return [{**description, "proxy": None, "trained": None, "trained_seeds": None} for description in described]
 

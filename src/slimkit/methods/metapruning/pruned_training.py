@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
-from slimkit.methods.repeated_training import seeded_repeat, test_accuracy_over_seeds, training_seeds
+from slimkit.methods.repeated_training import accuracy_over_seeds, seeded_repeat, training_seeds
 from slimkit.methods.stages import StageRunner
 from slimkit.models.channel_net import ChannelNet
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -69,7 +69,7 @@ class PrunedTraining:
             return fitted["test/acc"]
 
         metrics = {
-            **test_accuracy_over_seeds(self.context, name, self.repeats, train),
+            **accuracy_over_seeds(self.context, name, self.repeats, train),
             "model/flops": float(network_flops(spec, encoding)),
             "model/params": float(sum(p.numel() for p in networks[-1].parameters())),
         }

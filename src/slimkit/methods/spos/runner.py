@@ -24,7 +24,7 @@ import torch
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
-from slimkit.methods.repeated_training import seed_accuracies, seeded_repeat, test_accuracy_over_seeds
+from slimkit.methods.repeated_training import accuracy_over_seeds, seed_accuracies, seeded_repeat
 from slimkit.methods.spos.fidelity import SposFidelity
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
@@ -252,7 +252,7 @@ class SposRunner:
                 module = LinearDecayModule(network, classes, self.optimizer, None, self.label_smoothing)
                 return stages.fit(stage, module, self.retrain_epochs)["test/acc"]
 
-        metrics = test_accuracy_over_seeds(context, name, self.retrain_seeds, train)
+        metrics = accuracy_over_seeds(context, name, self.retrain_seeds, train)
         return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
 
 
