@@ -124,7 +124,7 @@ def test_stages_run_one_at_a_time_from_another_runs_files(finished_run, tmp_path
     assert done.returncode == 0, done.stderr[-3000:]
     assert {path.stem for path in (retrain_dir / "stages").glob("*.pt")} == {"retrain"}
     retrained, original = read_results(retrain_dir)["metrics"], read_results(finished_run)["metrics"]
-    assert retrained["test/acc"] == original["test/acc"], "retrained alike"
+    assert retrained["test/acc"] == original["test/acc_seed42"], "retrained alike (the first of its two seeds)"
 
 
 @pytest.mark.slow
