@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +85,29 @@ def launch(slurm_env: dict[str, str]) -> Iterator[Callable[..., Sweep]]:
     yield start
     for sweep in sweeps:
         sweep.stop()
+
+
+@pytest.fixture
+def busy_node(slurm_env: dict[str, str]) -> Iterator[Callable[[], None]]:
+    """Holds the whole node with a job of its own until the test calls the fixture's value: jobs submitted
+    meanwhile stay PENDING, whatever the machine's speed. (Cancelling a running job instead races its end:
+    Slurm sends SIGTERM, which submitit's jobs ignore, and a short job may finish within KillWait.)"""
+    blocker = _slurm(slurm_env, "sbatch", "--parsable", "--exclusive", "-J", "slimkit-test-busy", "--wrap", "sleep 600")
+    blocker = blocker.strip().split(";")[0]
+    deadline = time.monotonic() + 60
+    while _slurm(slurm_env, "squeue", "-h", "-j", blocker, "-o", "%T").strip() != "RUNNING":
+        assert time.monotonic() < deadline, f"the job holding the node ({blocker}) did not start in 60 s"
+        time.sleep(0.2)
+
+    def free() -> None:
+        _slurm(slurm_env, "scancel", blocker)
+
+    yield free
+    free()
+
+
+def _slurm(environment: dict[str, str], *command: str) -> str:
+    return subprocess.run(list(command), env=environment, capture_output=True, text=True, check=True, timeout=30).stdout
 
 
 class SuiteClock:
