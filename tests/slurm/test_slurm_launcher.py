@@ -43,8 +43,9 @@ def test_three_job_sweep_is_one_job_array(launch, tmp_path):
         assert job_return.return_value == pytest.approx(results["value"])
 
 
-# ~150 steps per epoch on digits at batch 8: the job is still training when the signal comes.
-REQUEUE_EPOCHS = 5
+# ~160 steps per epoch on digits at batch 8: the job trains ~8 s (2-core CPU) after its first last.ckpt, so
+# it is still training when the signal comes (a job that ends first is not requeued, and the test fails).
+REQUEUE_EPOCHS = 15
 REQUEUE_JOB = [
     "data.batch_size=8",
     f"trainer.max_epochs={REQUEUE_EPOCHS}",
