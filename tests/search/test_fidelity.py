@@ -115,6 +115,16 @@ def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_
         measure_fidelity(Arithmetic(), 8, 6, tmp_path / "killed", "cap")  # another seed, same folder
 
 
+def test_a_rerun_with_another_seed_count_stops_before_mixing_rows(tmp_path):
+    with pytest.raises(Killed):
+        measure_fidelity(Arithmetic(kill_after=3), 8, 5, tmp_path, "cap")
+    saved = (tmp_path / "cap.state.json").read_text()
+    with pytest.raises(ConfigError, match=r"trained from 1 seed\(s\) each and this run trains from 2"):
+        measure_fidelity(Arithmetic(seeds=2), 8, 5, tmp_path, "cap")
+    assert (tmp_path / "cap.state.json").read_text() == saved, "nothing of the mixed run was kept"
+    assert measure_fidelity(Arithmetic(), 8, 5, tmp_path, "cap")["count"] == 8  # the earlier count continues
+
+
 def test_the_fidelity_stage_needs_three_samples():
     check_samples("fidelity", 3)
     check_samples("all", 0)

@@ -100,8 +100,9 @@ def measure_fidelity(
             write_json_atomic(state_file, {"rows": rows})
     for index, (row, architecture) in enumerate(zip(rows, architectures, strict=True)):
         if row["trained"] is None:
-            row["trained_seeds"] = subject.trained(f"fidelity_{tag}_{index}", architecture)
-            row["trained"] = statistics.fmean(row["trained_seeds"])
+            seeds = subject.trained(f"fidelity_{tag}_{index}", architecture)
+            _check_seed_count(state_file, rows, len(seeds))
+            row["trained_seeds"], row["trained"] = seeds, statistics.fmean(seeds)
             write_json_atomic(state_file, {"rows": rows})
             log(f"fidelity {tag}: {index + 1}/{len(rows)} trained ({row['trained']:.4f}, proxy {row['proxy']:.4f})")
     report: dict[str, Any] = {"tag": tag, "count": len(rows), "seed": seed}
@@ -142,6 +143,17 @@ def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dic
             row.setdefault("trained_seeds", None if row["trained"] is None else [row["trained"]])
         return rows
     return [{**description, "proxy": None, "trained": None, "trained_seeds": None} for description in described]
+
+
+def _check_seed_count(state_file: Path, rows: list[dict[str, Any]], count: int) -> None:
+    """A resumed measurement must train every architecture from as many seeds as the rows it continues: a
+    report over rows of one and of two seeds would mix means of different noise."""
+    earlier = {len(row["trained_seeds"]) for row in rows if row["trained_seeds"] is not None}
+    if earlier and earlier != {count}:
+        raise ConfigError(
+            f"{state_file} holds architectures trained from {min(earlier)} seed(s) each and this run trains from "
+            f"{count} (method.retrain_seeds changed?); rerun with the earlier value, or delete it"
+        )
 
 
 def check_samples(stage: str, samples: int) -> None:

@@ -28,7 +28,7 @@ class SposFidelity:
     caps: Caps
     calibration: Batches
     holdout: Batches
-    retrain: Callable[[str, Path], float]
+    retrain: Callable[[str, Path], list[float]]  # one test accuracy per training seed
     search_blocks: bool
     search_channels: bool
 
@@ -51,5 +51,5 @@ class SposFidelity:
     def proxy(self, architecture: Path) -> float:
         return evaluate_path(self.supernet, architecture, self.calibration, self.holdout)
 
-    def trained(self, name: str, architecture: Path) -> float:
+    def trained(self, name: str, architecture: Path) -> list[float]:
         return self.retrain(name, architecture)
