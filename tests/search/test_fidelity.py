@@ -123,6 +123,9 @@ def test_a_rerun_with_another_seed_count_stops_before_mixing_rows(tmp_path):
         measure_fidelity(Arithmetic(seeds=2), 8, 5, tmp_path, "cap")
     assert (tmp_path / "cap.state.json").read_text() == saved, "nothing of the mixed run was kept"
     assert measure_fidelity(Arithmetic(), 8, 5, tmp_path, "cap")["count"] == 8  # the earlier count continues
+    searched = Searched(500, "searched")  # every row trained: only the searched one is trained in the rerun
+    with pytest.raises(ConfigError, match="this run trains from 2"):
+        measure_fidelity(Arithmetic(seeds=2), 8, 5, tmp_path, "cap", searched=searched)
 
 
 def test_the_fidelity_stage_needs_three_samples():

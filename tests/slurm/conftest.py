@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from slurm.sweeps import Sweep
+from slurm.sweeps import Sweep, run_slurm
 
 DEFAULT_STATE_DIR = "/tmp/slimkit-slurm"
 NOT_UP = "local Slurm is not up: run `make slurm-up`"
@@ -92,22 +92,20 @@ def busy_node(slurm_env: dict[str, str]) -> Iterator[Callable[[], None]]:
     """Holds the whole node with a job of its own until the test calls the fixture's value: jobs submitted
     meanwhile stay PENDING, whatever the machine's speed. (Cancelling a running job instead races its end:
     Slurm sends SIGTERM, which submitit's jobs ignore, and a short job may finish within KillWait.)"""
-    blocker = _slurm(slurm_env, "sbatch", "--parsable", "--exclusive", "-J", "slimkit-test-busy", "--wrap", "sleep 600")
+    blocker = run_slurm(
+        slurm_env, "sbatch", "--parsable", "--exclusive", "-J", "slimkit-test-busy", "--wrap", "sleep 600"
+    )
     blocker = blocker.strip().split(";")[0]
     deadline = time.monotonic() + 60
-    while _slurm(slurm_env, "squeue", "-h", "-j", blocker, "-o", "%T").strip() != "RUNNING":
+    while run_slurm(slurm_env, "squeue", "-h", "-j", blocker, "-o", "%T").strip() != "RUNNING":
         assert time.monotonic() < deadline, f"the job holding the node ({blocker}) did not start in 60 s"
         time.sleep(0.2)
 
     def free() -> None:
-        _slurm(slurm_env, "scancel", blocker)
+        run_slurm(slurm_env, "scancel", blocker)
 
     yield free
     free()
-
-
-def _slurm(environment: dict[str, str], *command: str) -> str:
-    return subprocess.run(list(command), env=environment, capture_output=True, text=True, check=True, timeout=30).stdout
 
 
 class SuiteClock:

@@ -17,6 +17,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SWEEP_TIMEOUT_S = 240.0
 
 
+def run_slurm(environment: dict[str, str], *command: str) -> str:
+    """A Slurm command's output (``sbatch``, ``squeue``, ``scancel``, ...); fails the test when it fails."""
+    return subprocess.run(list(command), env=environment, capture_output=True, text=True, check=True, timeout=30).stdout
+
+
 class Sweep:
     """One ``python train.py -m ...`` in the background, its Slurm jobs named uniquely (for squeue/scancel)."""
 
@@ -46,9 +51,7 @@ class Sweep:
         )
 
     def slurm(self, *args: str) -> str:
-        return subprocess.run(
-            list(args), env=self.environment, capture_output=True, text=True, check=True, timeout=30
-        ).stdout
+        return run_slurm(self.environment, *args)
 
     def job_ids(self) -> list[str]:
         """Ids (``<job>`` or ``<array>_<task>``) of this sweep's jobs that Slurm still lists."""

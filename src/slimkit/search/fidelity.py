@@ -113,6 +113,7 @@ def measure_fidelity(
         report["retraining"] = retraining_noise([row["trained_seeds"] for row in rows], seed)
     if searched is not None:
         seeds = subject.trained(searched.stage, searched.architecture)
+        _check_seed_count(state_file, rows, len(seeds))  # its percentile compares it with the rows' means
         chosen = {
             **subject.describe(searched.architecture),
             "proxy": subject.proxy(searched.architecture),
