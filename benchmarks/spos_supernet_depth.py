@@ -14,8 +14,9 @@ label smoothing 0.1, as experiment=spos_digits trains):
    the same with the four ops of every block identical at init, one fixed path, and shallower spaces;
 6. how much the trained accuracy of an architecture of the digits space depends on the architecture at all:
    10 random architectures each trained from scratch twice (seeds 0 and 1, 8 epochs as the retrain stage):
-   the spread between architectures against the spread between two seeds of one architecture, and the rank
-   correlation of the two seeds' accuracies (what any proxy's Kendall tau is bounded by).
+   the spread between architectures against the spread between two seeds of one architecture, the rank
+   correlation of the two seeds' accuracies, and the Kendall tau a perfect proxy would reach against their
+   means (``slimkit.search.fidelity.retraining_noise``, as the fidelity stage reports it).
 
     python benchmarks/spos_supernet_depth.py             # about 10 minutes on a 2-core CPU
     python benchmarks/spos_supernet_depth.py --steps 100 # a quick look
@@ -27,7 +28,6 @@ from __future__ import annotations
 import argparse
 import copy
 import random
-import statistics
 import time
 
 import torch
@@ -41,6 +41,7 @@ from slimkit.models.shufflenet_supernet import (
     ShuffleNetSupernet,
     mid_channels,
 )
+from slimkit.search.fidelity import retraining_noise
 
 PAPER = ShuffleNetSpace()
 DIGITS = ShuffleNetSpace((1, 1, 2, 1), (32, 64, 128, 256), 16, 512)  # experiment=spos_digits
@@ -144,7 +145,6 @@ def architecture_signal(
     architectures: int = 10,
     epochs: int = 8,
 ) -> None:
-    from scipy import stats
 
     rng = random.Random(0)
     paths = [
@@ -153,15 +153,14 @@ def architecture_signal(
     ]
     first = [trained_from_scratch(path, space, data, 0, epochs) for path in paths]
     second = [trained_from_scratch(path, space, data, 1, epochs) for path in paths]
-    means = [(a + b) / 2 for a, b in zip(first, second, strict=True)]
-    between = statistics.pstdev(means)
-    within = statistics.fmean(abs(a - b) for a, b in zip(first, second, strict=True)) / 2**0.5
-    tau = stats.kendalltau(first, second)
+    noise = retraining_noise([[a, b] for a, b in zip(first, second, strict=True)], 0)
+    tau = noise["first_vs_second_seed"]["kendall"]
     print("   seed 0: " + " ".join(f"{a:.3f}" for a in first))
     print("   seed 1: " + " ".join(f"{a:.3f}" for a in second))
     print(
-        f"   std between architectures {between:.4f}, between two seeds of one architecture {within:.4f}; "
-        f"Kendall tau seed 0 vs seed 1 {tau.statistic:.3f} (p {tau.pvalue:.2f})"
+        f"   std between architectures {noise['std_between_architectures']:.4f}, between two seeds of one "
+        f"architecture {noise['std_between_seeds']:.4f}; Kendall tau seed 0 vs seed 1 {tau['tau']:.3f} "
+        f"(p {tau['p']:.2f}); a perfect proxy would reach Kendall tau {noise['kendall_ceiling']:.2f}"
     )
 
 
@@ -170,6 +169,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="training steps per variant")
     parser.add_argument("--signal-only", action="store_true", help="part 6 only (about 3 minutes)")
     part6 = parser.add_argument_group("part 6 in another space (default: experiment=spos_digits's)")
+    part6.add_argument("--stage-repeats", type=int, nargs=4, default=DIGITS.stage_repeats, metavar="N")
     part6.add_argument("--stage-widths", type=int, nargs=4, default=DIGITS.stage_widths, metavar="W")
     part6.add_argument("--stem-width", type=int, default=DIGITS.stem_width)
     part6.add_argument("--last-width", type=int, default=DIGITS.last_width)
@@ -185,7 +185,9 @@ def main() -> None:
     x, _ = next(batches(data))
     if args.signal_only:
         try:
-            space = ShuffleNetSpace(DIGITS.stage_repeats, tuple(args.stage_widths), args.stem_width, args.last_width)
+            space = ShuffleNetSpace(
+                tuple(args.stage_repeats), tuple(args.stage_widths), args.stem_width, args.last_width
+            )
         except ValueError as error:
             parser.error(str(error))
         count = args.architectures

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -17,9 +18,11 @@ from slimkit.search.fidelity import (
     describe_fidelity,
     distinct_feasible,
     fidelity_metrics,
+    kendall_ceiling,
     measure_fidelity,
     percentile_of,
     rank_statistics,
+    retraining_noise,
 )
 
 
@@ -97,10 +100,25 @@ def test_with_two_seeds_the_report_says_how_well_retraining_ranks_by_itself(tmp_
     assert abs(noisy["retraining"]["first_vs_second_seed"]["kendall"]["tau"]) < 0.4
     assert noisy["retraining"]["std_between_seeds"] > noisy["retraining"]["std_between_architectures"] / 2
     assert steady["architectures"][0]["trained"] == sum(steady["architectures"][0]["trained_seeds"]) / 2
-    assert "fidelity/retrain_kendall" in fidelity_metrics(steady)
+    assert steady["retraining"]["kendall_ceiling"] > 0.9
+    assert noisy["retraining"]["kendall_ceiling"] < 0.4
+    assert {"fidelity/retrain_kendall", "fidelity/kendall_ceiling"} <= set(fidelity_metrics(steady))
     assert "training seeds each: seed 1 vs seed 2 Kendall tau" in describe_fidelity(noisy)
+    assert "a perfect proxy would reach Kendall tau" in describe_fidelity(noisy)
     one_seed = measure_fidelity(Arithmetic(), 8, 3, tmp_path / "one", "cap")
     assert "retraining" not in one_seed and "fidelity/retrain_kendall" not in fidelity_metrics(one_seed)
+
+
+@pytest.mark.parametrize("noise", [0.5, 1.0, 2.0])
+def test_the_ceiling_is_what_a_proxy_that_knows_the_truth_reaches_against_noisy_means(noise):
+    rng = np.random.default_rng(7)
+    truth = rng.normal(0, 1, 400)  # each architecture's expected accuracy, in units of its spread
+    runs = truth[:, None] + rng.normal(0, noise, (400, 2))  # two trainings of each
+    ceiling = retraining_noise(runs.tolist(), 0)["kendall_ceiling"]
+    reached = stats.kendalltau(truth, runs.mean(axis=1)).statistic
+    expected = 2 / np.pi * np.arcsin((1 / (1 + noise**2 / 2)) ** 0.5)
+    assert ceiling == pytest.approx(reached, abs=0.06) and ceiling == pytest.approx(expected, abs=0.06)
+    assert kendall_ceiling(1.0, 2.0) == 0.0 and kendall_ceiling(0.0, 0.0) == 0.0  # noise explains all
 
 
 def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_path):

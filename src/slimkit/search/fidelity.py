@@ -197,17 +197,32 @@ def rank_statistics(proxy: list[float], trained: list[float], seed: int) -> dict
 
 def retraining_noise(trained_seeds: list[list[float]], seed: int) -> dict[str, Any]:
     """How far training from scratch ranks the architectures by itself (every architecture trained from two
-    or more seeds): the rank agreement of the first two seeds' accuracies, and the spread between
-    architectures (of their mean accuracies) against the spread between seeds of one architecture."""
+    or more seeds): the rank agreement of the first two seeds' accuracies, the spread between architectures
+    (of their mean accuracies) against the spread between seeds of one architecture, and the Kendall tau no
+    proxy can be expected to beat against these means (``kendall_ceiling``)."""
     first, second = [runs[0] for runs in trained_seeds], [runs[1] for runs in trained_seeds]
-    within = statistics.fmean(statistics.variance(runs) for runs in trained_seeds) ** 0.5
-    between = statistics.pstdev(statistics.fmean(runs) for runs in trained_seeds)
+    seeds = min(len(runs) for runs in trained_seeds)
+    within_variance = statistics.fmean(statistics.variance(runs) for runs in trained_seeds)
+    means = [statistics.fmean(runs) for runs in trained_seeds]
     return {
-        "seeds": min(len(runs) for runs in trained_seeds),
+        "seeds": seeds,
         "first_vs_second_seed": rank_statistics(first, second, seed),
-        "std_between_seeds": within,
-        "std_between_architectures": between,
+        "std_between_seeds": within_variance**0.5,
+        "std_between_architectures": statistics.pstdev(means),
+        "kendall_ceiling": kendall_ceiling(statistics.variance(means), within_variance / seeds),
     }
+
+
+def kendall_ceiling(variance_of_means: float, noise_variance_of_a_mean: float) -> float:
+    """The Kendall tau a perfect proxy (each architecture's expected trained accuracy) reaches on average
+    against trained accuracies whose means vary by ``variance_of_means`` across architectures, of which
+    ``noise_variance_of_a_mean`` is the retraining's noise: with the true spread ``variance_of_means`` minus
+    the noise, the correlation of truth and measurement is ``r = sqrt(true / variance_of_means)`` and, for
+    normal variation, Kendall's tau is ``2 / pi * asin(r)``. Zero where the noise explains all the spread."""
+    if variance_of_means <= 0:
+        return 0.0
+    true_variance = max(0.0, variance_of_means - noise_variance_of_a_mean)
+    return 2 / math.pi * math.asin(math.sqrt(true_variance / variance_of_means))
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -243,6 +258,7 @@ def fidelity_metrics(report: Mapping[str, Any]) -> dict[str, float]:
     }
     if "retraining" in report:
         metrics["fidelity/retrain_kendall"] = number(report["retraining"]["first_vs_second_seed"]["kendall"]["tau"])
+        metrics["fidelity/kendall_ceiling"] = number(report["retraining"]["kendall_ceiling"])
     if "searched" in report:
         metrics["fidelity/searched_test_acc"] = number(report["searched"]["trained"])
         metrics["fidelity/searched_percentile"] = number(report["searched"]["percentile"])
@@ -266,7 +282,8 @@ def describe_fidelity(report: Mapping[str, Any]) -> str:
         line += (
             f"; {noise['seeds']} training seeds each: seed 1 vs seed 2 Kendall tau {_fmt(again['tau'])} "
             f"(p {_fmt(again['p'], '.2g')}); std between seeds "
-            f"{noise['std_between_seeds']:.4f}, between architectures {noise['std_between_architectures']:.4f}"
+            f"{noise['std_between_seeds']:.4f}, between architectures {noise['std_between_architectures']:.4f}; "
+            f"a perfect proxy would reach Kendall tau {noise['kendall_ceiling']:.2f}"
         )
     return line
 
