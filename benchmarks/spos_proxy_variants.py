@@ -65,7 +65,7 @@ def load(run: FilePath, supernet_file: str | None) -> tuple[DictConfig, Any, dic
     if not (run / ".hydra" / "config.yaml").is_file() or len(reports) != 1:
         sys.exit(f"error: {run} is not a finished SPOS fidelity run (.hydra/config.yaml and one fidelity report)")
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
-    search_channels = cfg.method.get("space", "blocks") in ("channels", "joint")
+    search_channels = cfg.method.get("space", "block") in ("channel", "joint")  # as SposRunner reads method.space
     supernet = build_model(cfg.model, data_module(cfg, 0), search_channels=search_channels)
     weights = supernet_file or cfg.method.get("supernet") or run / "stages" / "supernet.pt"
     state = torch.load(weights, map_location="cpu", weights_only=True)["module"]
