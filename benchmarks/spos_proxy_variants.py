@@ -29,7 +29,7 @@ from scipy import stats
 
 from slimkit.models.shufflenet_supernet import Path
 from slimkit.run_context import build_model
-from slimkit.search.fidelity import retraining_noise
+from slimkit.search.fidelity import finished_reports, retraining_noise
 from slimkit.search.persistence import read_json
 from slimkit.search.weight_sharing import Batches, batches_of, recalibrate_bn
 
@@ -61,7 +61,7 @@ def data_module(cfg: DictConfig, draw: int, unshifted: bool = False) -> Any:
 
 def load(run: FilePath, supernet_file: str | None) -> tuple[DictConfig, Any, dict[str, Any]]:
     """The run's config, its supernet with the trained weights, and its fidelity report."""
-    reports = [file for file in (run / "fidelity").glob("*.json") if not file.name.endswith(".state.json")]
+    reports = finished_reports(run)
     if not (run / ".hydra" / "config.yaml").is_file() or len(reports) != 1:
         sys.exit(f"error: {run} is not a finished SPOS fidelity run (.hydra/config.yaml and one fidelity report)")
     cfg = OmegaConf.load(run / ".hydra" / "config.yaml")

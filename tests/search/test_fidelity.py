@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from slimkit.search.fidelity import (
     percentile_of,
     rank_statistics,
     retraining_noise,
+    seeds_for_ceiling,
 )
 
 
@@ -105,6 +107,8 @@ def test_with_two_seeds_the_report_says_how_well_retraining_ranks_by_itself(tmp_
     assert {"fidelity/retrain_kendall", "fidelity/kendall_ceiling"} <= set(fidelity_metrics(steady))
     assert "training seeds each: seed 1 vs seed 2 Kendall tau" in describe_fidelity(noisy)
     assert "a perfect proxy would reach Kendall tau" in describe_fidelity(noisy)
+    assert "(no number of seeds raises it" in describe_fidelity(noisy)
+    assert re.search(r"\(0\.4 with \d+ seeds?, 0\.6 with \d+ seeds?\)", describe_fidelity(steady))
     one_seed = measure_fidelity(Arithmetic(), 8, 3, tmp_path / "one", "cap")
     assert "retraining" not in one_seed and "fidelity/retrain_kendall" not in fidelity_metrics(one_seed)
 
@@ -119,6 +123,20 @@ def test_the_ceiling_is_what_a_proxy_that_knows_the_truth_reaches_against_noisy_
     expected = 2 / np.pi * np.arcsin((1 / (1 + noise**2 / 2)) ** 0.5)
     assert ceiling == pytest.approx(reached, abs=0.06) and ceiling == pytest.approx(expected, abs=0.06)
     assert kendall_ceiling(1.0, 2.0) == 0.0 and kendall_ceiling(0.0, 0.0) == 0.0  # noise explains all
+
+
+def test_the_seeds_a_ceiling_needs_are_what_a_proxy_that_knows_the_truth_needs_to_reach_it():
+    rng = np.random.default_rng(11)
+    truth = rng.normal(0, 1, 2000)  # architectures' spread 1, seeds' 3: two seeds are far too noisy to rank
+    exact = seeds_for_ceiling(1.0, 9.0, 0.6)
+    assert kendall_ceiling(1 + 9 / exact, 9 / exact) >= 0.6 > kendall_ceiling(1 + 9 / (exact - 1), 9 / (exact - 1))
+    with_exact = truth[:, None] + rng.normal(0, 3.0, (2000, exact))
+    assert stats.kendalltau(truth, with_exact.mean(axis=1)).statistic == pytest.approx(0.6, abs=0.04)
+    report = retraining_noise((truth[:, None] + rng.normal(0, 3.0, (2000, 2))).tolist(), 0)
+    assert report["kendall_ceiling"] < 0.4
+    assert report["seeds_for_ceiling"]["0.6"] == pytest.approx(exact, rel=0.35)  # estimated from two seeds
+    assert report["seeds_for_ceiling"]["0.4"] < report["seeds_for_ceiling"]["0.6"]
+    assert seeds_for_ceiling(0.0, 1.0, 0.4) is None and seeds_for_ceiling(-0.1, 1.0, 0.4) is None
 
 
 def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_path):

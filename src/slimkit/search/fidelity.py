@@ -27,6 +27,7 @@ from slimkit.search.persistence import read_json, write_json_atomic
 
 BOOTSTRAP_RESAMPLES = 2000
 DRAWS_PER_ARCHITECTURE = 10_000
+CEILING_TARGETS = (0.4, 0.6)  # the ceilings whose seed counts a report gives (seeds_for_ceiling)
 
 
 class FidelitySubject(Protocol):
@@ -130,6 +131,11 @@ def measure_fidelity(
     return report
 
 
+def finished_reports(run: str | Path) -> list[Path]:
+    """The fidelity reports (``fidelity/<tag>.json``) a run folder holds; the state files are not reports."""
+    return sorted(file for file in (Path(run) / "fidelity").glob("*.json") if not file.name.endswith(".state.json"))
+
+
 def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows saved by an earlier (killed) measurement of the same architectures, or fresh ones."""
     if state_file.exists():
@@ -204,12 +210,16 @@ def retraining_noise(trained_seeds: list[list[float]], seed: int) -> dict[str, A
     seeds = min(len(runs) for runs in trained_seeds)
     within_variance = statistics.fmean(statistics.variance(runs) for runs in trained_seeds)
     means = [statistics.fmean(runs) for runs in trained_seeds]
+    true_variance = statistics.variance(means) - within_variance / seeds
     return {
         "seeds": seeds,
         "first_vs_second_seed": rank_statistics(first, second, seed),
         "std_between_seeds": within_variance**0.5,
         "std_between_architectures": statistics.pstdev(means),
         "kendall_ceiling": kendall_ceiling(statistics.variance(means), within_variance / seeds),
+        "seeds_for_ceiling": {
+            f"{target}": seeds_for_ceiling(true_variance, within_variance, target) for target in CEILING_TARGETS
+        },
     }
 
 
@@ -223,6 +233,17 @@ def kendall_ceiling(variance_of_means: float, noise_variance_of_a_mean: float) -
         return 0.0
     true_variance = max(0.0, variance_of_means - noise_variance_of_a_mean)
     return 2 / math.pi * math.asin(math.sqrt(true_variance / variance_of_means))
+
+
+def seeds_for_ceiling(true_variance: float, within_variance: float, target: float) -> int | None:
+    """How many training seeds per architecture bring ``kendall_ceiling`` to ``target``: the noise of a mean
+    of k seeds is ``within_variance / k``, and the ceiling reaches ``target`` once the architectures' own
+    spread (``true_variance``) is a share ``sin(pi/2 * target)**2`` of the means' variance. None where the
+    architectures show no spread of their own (no number of seeds will do)."""
+    if true_variance <= 0:
+        return None
+    share = math.sin(math.pi / 2 * target) ** 2
+    return max(1, math.ceil(within_variance / (true_variance * (1 / share - 1))))
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -285,6 +306,12 @@ def describe_fidelity(report: Mapping[str, Any]) -> str:
             f"{noise['std_between_seeds']:.4f}, between architectures {noise['std_between_architectures']:.4f}; "
             f"a perfect proxy would reach Kendall tau {noise['kendall_ceiling']:.2f}"
         )
+        needed = noise.get("seeds_for_ceiling", {})  # reports written before it have none
+        if needed and None in needed.values():
+            line += " (no number of seeds raises it: the architectures show no spread of their own)"
+        elif needed:
+            counts = (f"{target} with {count} seed{'s' * (count > 1)}" for target, count in needed.items())
+            line += f" ({', '.join(counts)})"
     return line
 
 
