@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import lightning as L
 
@@ -32,33 +33,45 @@ def seeded_repeat(context: RunContext, repeat: int) -> Iterator[None]:
         yield
 
 
+@dataclass(frozen=True)
+class SeedAccuracies:
+    """One network's test accuracy from each training seed (``accuracy_over_seeds``)."""
+
+    by_seed: dict[int, float]
+
+    @property
+    def values(self) -> list[float]:
+        """The accuracies in seed order (every network of a run has the same seeds: pair them by position)."""
+        return [self.by_seed[seed] for seed in sorted(self.by_seed)]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.by_seed.values())
+
+    @property
+    def std(self) -> float:
+        return statistics.stdev(self.by_seed.values()) if len(self.by_seed) > 1 else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """``test/acc`` (the mean), ``test/acc_std`` (the spread) and ``test/acc_seed<N>`` (each)."""
+        each = {f"test/acc_seed{seed}": value for seed, value in sorted(self.by_seed.items())}
+        return {"test/acc": self.mean, "test/acc_std": self.std, **each}
+
+    def describe(self) -> str:
+        if len(self.by_seed) == 1:
+            return f"{self.mean:.4f}"
+        return f"{self.mean:.4f} +- {self.std:.4f} ({len(self.by_seed)} seeds)"
+
+
 def accuracy_over_seeds(
     context: RunContext, name: str, repeats: int, train: Callable[[str, int], float]
-) -> dict[str, float]:
-    """``train(stage, repeat)`` (which trains inside ``seeded_repeat``) once per seed: ``test/acc`` is the
-    mean of the test accuracies it returns, ``test/acc_std`` their spread, ``test/acc_seed<N>`` each one."""
+) -> SeedAccuracies:
+    """``train(stage, repeat)`` (which trains inside ``seeded_repeat``) once per seed; the test accuracies it
+    returns."""
     accuracies = {}
     for repeat, seed in enumerate(training_seeds(context, repeats)):
         accuracies[seed] = train(name if repeat == 0 else f"{name}_seed{seed}", repeat)
-    values = list(accuracies.values())
-    return {
-        "test/acc": statistics.fmean(values),
-        "test/acc_std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        **{f"test/acc_seed{seed}": value for seed, value in accuracies.items()},
-    }
-
-
-def seed_accuracies(metrics: dict[str, float]) -> list[float]:
-    """Each seed's test accuracy from ``accuracy_over_seeds``' metrics, in seed order."""
-    seeds = sorted(int(name.removeprefix("test/acc_seed")) for name in metrics if name.startswith("test/acc_seed"))
-    return [metrics[f"test/acc_seed{seed}"] for seed in seeds]
-
-
-def describe_accuracy(metrics: dict[str, float]) -> str:
-    seeds = len(seed_accuracies(metrics))
-    if seeds == 1:
-        return f"{metrics['test/acc']:.4f}"
-    return f"{metrics['test/acc']:.4f} +- {metrics['test/acc_std']:.4f} ({seeds} seeds)"
+    return SeedAccuracies(accuracies)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from slimkit.accelerator.network_cost import AcceleratorCost
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
-from slimkit.methods.repeated_training import accuracy_over_seeds, seeded_repeat, training_seeds
+from slimkit.methods.repeated_training import SeedAccuracies, accuracy_over_seeds, seeded_repeat
 from slimkit.methods.stages import StageRunner
 from slimkit.models.channel_net import ChannelNet
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -29,10 +29,6 @@ class PrunedTraining:
     epochs: int
     repeats: int  # method.retrain_seeds
     accelerator: AcceleratorCost | None = None  # also report each network's cycles on this build
-
-    @property
-    def seeds(self) -> list[int]:
-        return training_seeds(self.context, self.repeats)
 
     def once(
         self,
@@ -57,10 +53,10 @@ class PrunedTraining:
 
     def repeated(
         self, name: str, spec: NetSpec, encoding: tuple[float, ...], initial: ChannelNet | None = None
-    ) -> dict[str, float]:
+    ) -> Trained:
         """The network of ``encoding`` trained once per seed (the run's seed first, as stage ``name``, then
-        ``name_seed<N>``): ``test/acc`` is the mean, ``test/acc_std`` the spread, and every seed's own figure is
-        kept (``test/acc_seed<N>``)."""
+        ``name_seed<N>``): each seed's test accuracy, and the metrics (``SeedAccuracies.metrics`` with the
+        network's FLOPs, parameters and, on an accelerator, its cost there)."""
         networks = []
 
         def train(stage: str, repeat: int) -> float:
@@ -68,14 +64,23 @@ class PrunedTraining:
             networks.append(network)
             return fitted["test/acc"]
 
+        accuracies = accuracy_over_seeds(self.context, name, self.repeats, train)
         metrics = {
-            **accuracy_over_seeds(self.context, name, self.repeats, train),
+            **accuracies.metrics(),
             "model/flops": float(network_flops(spec, encoding)),
             "model/params": float(sum(p.numel() for p in networks[-1].parameters())),
         }
         if self.accelerator is not None:
             metrics |= self.accelerator.of_spec(spec, encoding).metrics()
-        return metrics
+        return Trained(accuracies, metrics)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A network trained from every seed of the run (``PrunedTraining.repeated``)."""
+
+    accuracies: SeedAccuracies
+    metrics: dict[str, float]
 
 
 def holdout_accuracy(network: ChannelNet, holdout: Batches) -> float:

@@ -38,7 +38,6 @@ from slimkit.methods.metapruning.search import (
     uniform_ratio,
 )
 from slimkit.methods.metapruning.selection import select_by_training
-from slimkit.methods.repeated_training import describe_accuracy, seed_accuracies
 from slimkit.methods.stages import Products, Stage, StagePlan, StageRunner
 from slimkit.models.channel_net import ChannelNet, resolve_encoding
 from slimkit.models.channel_spec import NetSpec, network_flops
@@ -151,7 +150,7 @@ class MetaPruningRunner:
 
     def _retrain(self, stages: StageRunner, products: Products) -> dict[str, float]:
         """The network of ``method.encoding``, trained as the compared networks are."""
-        return products["training"].repeated("retrain", products["spec"], products["encoding"])
+        return products["training"].repeated("retrain", products["spec"], products["encoding"]).metrics
 
     def _search_budgets(self, stages: StageRunner, products: Products) -> dict[str, float]:
         """One search per budget: its structure in ``structures`` and its figures under the budget's tag."""
@@ -303,11 +302,11 @@ class MetaPruningRunner:
 
         def trained(name: str, choice: tuple[int, ...]) -> list[float]:
             initial = self._inherited(net, choice, calibration)
-            return seed_accuracies(training.repeated(name, spec, net.encoding(choice), initial))
+            return training.repeated(name, spec, net.encoding(choice), initial).accuracies.values
 
         cycles_cap = self.limits.max_cycles if self.limits is not None else None
         _, encoding, initial = self._uniform(net, calibration, max_flops, cycles_cap)
-        uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial)["test/acc"]
+        uniform = training.repeated(f"fidelity_{tag}_uniform", spec, encoding, initial).accuracies.mean
 
         def score(choice: tuple[int, ...]) -> float:
             return evaluate_choice(net, choice, calibration, holdout)
@@ -341,28 +340,28 @@ class MetaPruningRunner:
         spec = net.spec
         initial = self._inherited(net, choice, calibration)
         searched = training.repeated(f"{tag}_searched", spec, net.encoding(choice), initial)
-        metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.items()}
+        metrics = {f"{tag}/{metric_suffix(name)}": value for name, value in searched.metrics.items()}
         if not self.uniform_baseline:
             return metrics
         ratio, encoding, initial = self._uniform(
-            net, calibration, searched["model/flops"], searched.get("accel/cycles")
+            net, calibration, searched.metrics["model/flops"], searched.metrics.get("accel/cycles")
         )
         uniform = training.repeated(f"{tag}_uniform", spec, encoding, initial)
-        metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.items()}
+        metrics |= {f"{tag}/uniform_{metric_suffix(name)}": value for name, value in uniform.metrics.items()}
         metrics[f"{tag}/uniform_ratio"] = ratio
-        seeds = training.seeds
-        ahead = sum(searched[f"test/acc_seed{seed}"] > uniform[f"test/acc_seed{seed}"] for seed in seeds)
+        pairs = list(zip(searched.accuracies.values, uniform.accuracies.values, strict=True))  # seed with seed
+        ahead = sum(mine > theirs for mine, theirs in pairs)
         metrics[f"{tag}/searched_ahead_seeds"] = float(ahead)
         log.info(
             "%s: searched %s (%.4g FLOPs) vs uniform x%.3f %s (%.4g FLOPs); searched ahead with %d of %d seeds",
             tag,
-            describe_accuracy(searched),
-            searched["model/flops"],
+            searched.accuracies.describe(),
+            searched.metrics["model/flops"],
             ratio,
-            describe_accuracy(uniform),
-            uniform["model/flops"],
+            uniform.accuracies.describe(),
+            uniform.metrics["model/flops"],
             ahead,
-            len(seeds),
+            len(pairs),
         )
         return metrics
 

@@ -24,7 +24,7 @@ import torch
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import LinearDecayModule, OptimizerFactory
-from slimkit.methods.repeated_training import accuracy_over_seeds, seed_accuracies, seeded_repeat
+from slimkit.methods.repeated_training import SeedAccuracies, accuracy_over_seeds, seeded_repeat
 from slimkit.methods.spos.fidelity import SposFidelity
 from slimkit.methods.spos.module import SupernetModule
 from slimkit.methods.spos.report import write_search_report
@@ -219,7 +219,7 @@ class SposRunner:
             products["caps"],
             calibration,
             holdout,
-            lambda name, path: seed_accuracies(self._retrain(context, stages, name, path, costs)),
+            lambda name, path: self._retrained(context, stages, name, path, costs).values,
             self.search_blocks,
             self.search_channels,
         )
@@ -240,8 +240,15 @@ class SposRunner:
     def _retrain(
         self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable
     ) -> dict[str, float]:
+        """``_retrained``'s accuracies as metrics (``test/acc`` the seeds' mean), with the path's costs."""
+        metrics = self._retrained(context, stages, name, path, costs).metrics()
+        return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
+
+    def _retrained(
+        self, context: RunContext, stages: StageRunner, name: str, path: Path, costs: CostTable
+    ) -> SeedAccuracies:
         """Train ``path`` from scratch with normal BN, once per seed of ``retrain_seeds`` (every architecture
-        from the same seeds: alike); ``test/acc`` is the seeds' mean."""
+        from the same seeds: alike)."""
         channels, size, _ = context.datamodule.input_shape
         classes = context.datamodule.num_classes
         log.info("%s: %s (%.2f MFLOPs)", name, path.to_json(), costs.flops(path) / 1e6)
@@ -252,8 +259,7 @@ class SposRunner:
                 module = LinearDecayModule(network, classes, self.optimizer, None, self.label_smoothing)
                 return stages.fit(stage, module, self.retrain_epochs)["test/acc"]
 
-        metrics = accuracy_over_seeds(context, name, self.retrain_seeds, train)
-        return {**metrics, "model/params": float(costs.params(path)), "model/flops": float(costs.flops(path))}
+        return accuracy_over_seeds(context, name, self.retrain_seeds, train)
 
 
 def _is_ddp(context: RunContext) -> bool:
