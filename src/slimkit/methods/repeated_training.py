@@ -1,4 +1,5 @@
-"""One network trained from several seeds alike (``method.retrain_seeds`` of spos and metapruning): repeat r
+"""One network trained from several seeds alike (``method.retrain_seeds`` of spos and metapruning,
+``method.finetune_seeds`` of spos_bits): repeat r
 seeds every generator with the run's seed + r (the initial weights) and moves the data's shuffle seed by
 r * ``SHUFFLE_STRIDE`` (the batch order), so every network of a run is trained from the same seeds and
 comparisons pair seed with seed. The first repeat is stage ``name``, the others ``name_seed<N>``."""
@@ -52,10 +53,10 @@ class SeedAccuracies:
     def std(self) -> float:
         return statistics.stdev(self.by_seed.values()) if len(self.by_seed) > 1 else 0.0
 
-    def metrics(self) -> dict[str, float]:
-        """``test/acc`` (the mean), ``test/acc_std`` (the spread) and ``test/acc_seed<N>`` (each)."""
-        each = {f"test/acc_seed{seed}": value for seed, value in sorted(self.by_seed.items())}
-        return {"test/acc": self.mean, "test/acc_std": self.std, **each}
+    def metrics(self, name: str = "test/acc") -> dict[str, float]:
+        """``<name>`` (the mean), ``<name>_std`` (the spread) and ``<name>_seed<N>`` (each)."""
+        each = {f"{name}_seed{seed}": value for seed, value in sorted(self.by_seed.items())}
+        return {name: self.mean, f"{name}_std": self.std, **each}
 
     def describe(self) -> str:
         if len(self.by_seed) == 1:

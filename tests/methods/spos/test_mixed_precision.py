@@ -59,6 +59,7 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
             "trainer.max_epochs=1",
             "trainer.limit_test_batches=2",
             "method.finetune_epochs=1",
+            "method.finetune_seeds=2",
             "method.fidelity_samples=3",
             *TINY_SEARCH,
             "accelerator=mac_8x8",  # its 5-bit indices hold widths 2, 3 and 4, not 8
@@ -77,16 +78,16 @@ def test_a_run_returns_widths_within_the_budget_and_the_uniform_network_of_the_s
     for name in ("mixed/test_acc", "uniform/test_acc", "mixed/test_acc_shared", "uniform/test_acc_shared"):
         assert 0.0 <= metrics[name] <= 1.0
     assert metrics["test/acc"] == metrics["mixed/test_acc"]
-    fidelity = {f"fidelity_size3bits_{index}" for index in range(3)}
-    assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {
-        "supernet",
-        "finetune_mixed",
-        "finetune_uniform",
-    } | fidelity
+    each = [metrics["mixed/test_acc_seed42"], metrics["mixed/test_acc_seed43"]]  # two fine-tuning seeds from 42
+    assert metrics["mixed/test_acc"] == pytest.approx(sum(each) / 2) and "uniform/test_acc_std" in metrics
+    finetuned = {f"{stage}{seed}" for stage in ("finetune_mixed", "finetune_uniform") for seed in ("", "_seed43")}
+    fidelity = {f"fidelity_size3bits_{index}{seed}" for index in range(3) for seed in ("", "_seed43")}
+    assert {p.stem for p in (tmp_path / "stages").glob("*.pt")} == {"supernet"} | finetuned | fidelity
     # the shared fidelity measurement: random widths within the budget, the chosen ones ranked among them
     report = json.loads((tmp_path / "fidelity" / "size3bits.json").read_text())
     assert all(row["cost"] <= chosen["limit"] for row in report["architectures"]) and report["count"] == 3
     assert report["searched"]["bits"] == chosen["bits"] and report["searched"]["trained"] == metrics["mixed/test_acc"]
+    assert report["retraining"]["seeds"] == 2 and 0.0 <= report["retraining"]["kendall_ceiling"] <= 1.0
 
 
 @pytest.mark.slow

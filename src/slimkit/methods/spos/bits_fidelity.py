@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from slimkit.methods.repeated_training import SeedAccuracies
 from slimkit.search.fidelity import distinct_feasible
 
 Bits = tuple[int, ...]
@@ -18,14 +19,15 @@ Bits = tuple[int, ...]
 @dataclass
 class BitsFidelity:
     """A ``FidelitySubject`` over widths per layer: ``cost`` and ``limit`` are the search's budget,
-    ``score(bits)`` its held-out score, ``finetune(name, bits)`` the test accuracy after fine-tuning."""
+    ``score(bits)`` its held-out score, ``finetune(name, bits)`` the test accuracies after fine-tuning (one per
+    seed of ``method.finetune_seeds``)."""
 
     widths: list[int]
     layers: int
     cost: Callable[[list[int]], int]
     limit: int
     score: Callable[[list[int]], float]
-    finetune: Callable[[str, list[int]], float]
+    finetune: Callable[[str, list[int]], SeedAccuracies]
 
     def sample(self, count: int, seed: int) -> list[Bits]:
         rng = random.Random(seed + 1)
@@ -43,4 +45,4 @@ class BitsFidelity:
         return self.score(list(architecture))
 
     def trained(self, name: str, architecture: Bits) -> list[float]:
-        return [self.finetune(name, list(architecture))]  # one fine-tuning seed
+        return self.finetune(name, list(architecture)).values

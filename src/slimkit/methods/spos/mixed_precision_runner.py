@@ -18,12 +18,12 @@ import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-import lightning as L
 import torch
 from annotated_types import MinLen
 
 from slimkit.errors import ConfigError
 from slimkit.methods.classification import OptimizerFactory, SchedulerFactory
+from slimkit.methods.repeated_training import SeedAccuracies, accuracy_over_seeds, seeded_repeat
 from slimkit.methods.spos.bits_fidelity import BitsFidelity
 from slimkit.methods.spos.mixed_precision import BitsSupernetModule, LayerCosts, measure_costs
 from slimkit.methods.stages import StageRunner, prefixed
@@ -62,6 +62,7 @@ class MixedPrecisionRunner:
         activation_bits: PositiveInt,
         search: WeightSharingSearchSettings,
         finetune_epochs: Count,
+        finetune_seeds: PositiveInt,
         fidelity_samples: Count,
     ) -> None:
         widths = sorted({int(w) for w in widths})
@@ -76,7 +77,7 @@ class MixedPrecisionRunner:
         self.budget, self.budget_bits, self.activation_bits = budget, budget_bits, activation_bits
         self.search_settings = search
         self.limits = search.cycle_limits()
-        self.finetune_epochs = finetune_epochs
+        self.finetune_epochs, self.finetune_seeds = finetune_epochs, finetune_seeds
         if fidelity_samples and (fidelity_samples < 3 or not finetune_epochs):
             raise ConfigError(
                 "method.fidelity_samples needs >= 3 architectures and method.finetune_epochs > 0 (how each is trained)"
@@ -120,9 +121,9 @@ class MixedPrecisionRunner:
         for name, bits in (("mixed", chosen), ("uniform", uniform)):
             metrics[f"{name}/test_acc_shared"] = evaluate(bits, test)
         if self.finetune_epochs > 0:
-            metrics |= self._finetune(context, stages, shared, {"mixed": chosen, "uniform": uniform}, seed)
+            metrics |= self._finetune(context, stages, shared, {"mixed": chosen, "uniform": uniform})
         if self.fidelity_samples:
-            finetune = self._finetune_one(context, stages, shared, seed)
+            finetune = self._finetune_one(context, stages, shared)
             subject = BitsFidelity(self.widths, layers, lambda b: self._cost(costs, b), limit, evaluate, finetune)
             tag = f"{self.budget}{self.budget_bits}bits"
             report = measure_fidelity(
@@ -234,22 +235,29 @@ class MixedPrecisionRunner:
         stages: StageRunner,
         shared: dict[str, torch.Tensor],
         networks: dict[str, list[int]],
-        seed: int,
     ) -> dict[str, float]:
-        """Each network from the shared weights, trained alike at its fixed widths (STE), then tested."""
-        finetune = self._finetune_one(context, stages, shared, seed)
-        return {f"{name}/test_acc": finetune(f"finetune_{name}", bits) for name, bits in networks.items()}
+        """Each network from the shared weights, trained alike at its fixed widths (STE), then tested:
+        ``<network>/test_acc`` the mean over ``finetune_seeds``, with its spread and each seed's."""
+        finetune = self._finetune_one(context, stages, shared)
+        metrics: dict[str, float] = {}
+        for name, bits in networks.items():
+            metrics |= finetune(f"finetune_{name}", bits).metrics(f"{name}/test_acc")
+        return metrics
 
     def _finetune_one(
-        self, context: RunContext, stages: StageRunner, shared: dict[str, torch.Tensor], seed: int
-    ) -> Callable[[str, list[int]], float]:
-        """``finetune(stage, bits)``: the shared weights fine-tuned at ``bits`` as stage ``stage``, test top-1."""
+        self, context: RunContext, stages: StageRunner, shared: dict[str, torch.Tensor]
+    ) -> Callable[[str, list[int]], SeedAccuracies]:
+        """``finetune(stage, bits)``: the shared weights fine-tuned at ``bits``, once per seed of
+        ``finetune_seeds`` (stage ``stage``, then ``stage_seed<N>``; every network from the same seeds), tested."""
 
-        def finetune(stage: str, bits: list[int]) -> float:
-            L.seed_everything(seed, workers=True)
-            module = self._module(context.build_model(), context, seed, fixed_bits=bits)
-            module.load_state_dict(shared)
-            return stages.fit(stage, module, self.finetune_epochs)["test/acc"]
+        def finetune(name: str, bits: list[int]) -> SeedAccuracies:
+            def train(stage: str, repeat: int) -> float:
+                with seeded_repeat(context, repeat):
+                    module = self._module(context.build_model(), context, int(context.cfg.seed), fixed_bits=bits)
+                    module.load_state_dict(shared)
+                    return stages.fit(stage, module, self.finetune_epochs)["test/acc"]
+
+            return accuracy_over_seeds(context, name, self.finetune_seeds, train)
 
         return finetune
 
