@@ -107,8 +107,10 @@ def test_with_two_seeds_the_report_says_how_well_retraining_ranks_by_itself(tmp_
     assert {"fidelity/retrain_kendall", "fidelity/kendall_ceiling"} <= set(fidelity_metrics(steady))
     assert "training seeds each: seed 1 vs seed 2 Kendall tau" in describe_fidelity(noisy)
     assert "a perfect proxy would reach Kendall tau" in describe_fidelity(noisy)
-    assert "(no number of seeds raises it" in describe_fidelity(noisy)
-    assert re.search(r"\(0\.4 with \d+ seeds?, 0\.6 with \d+ seeds?\)", describe_fidelity(steady))
+    assert "; no number of seeds raises it" in describe_fidelity(noisy)
+    assert re.search(
+        r"\(95% CI [\d.]+\.\.[\d.]+; 0\.4 with \d+ seeds?, 0\.6 with \d+ seeds?\)", describe_fidelity(steady)
+    )
     one_seed = measure_fidelity(Arithmetic(), 8, 3, tmp_path / "one", "cap")
     assert "retraining" not in one_seed and "fidelity/retrain_kendall" not in fidelity_metrics(one_seed)
 
@@ -118,10 +120,12 @@ def test_the_ceiling_is_what_a_proxy_that_knows_the_truth_reaches_against_noisy_
     rng = np.random.default_rng(7)
     truth = rng.normal(0, 1, 400)  # each architecture's expected accuracy, in units of its spread
     runs = truth[:, None] + rng.normal(0, noise, (400, 2))  # two trainings of each
-    ceiling = retraining_noise(runs.tolist(), 0)["kendall_ceiling"]
+    report = retraining_noise(runs.tolist(), 0)
+    ceiling, (low, high) = report["kendall_ceiling"], report["kendall_ceiling_ci95"]
     reached = stats.kendalltau(truth, runs.mean(axis=1)).statistic
     expected = 2 / np.pi * np.arcsin((1 / (1 + noise**2 / 2)) ** 0.5)
     assert ceiling == pytest.approx(reached, abs=0.06) and ceiling == pytest.approx(expected, abs=0.06)
+    assert low < ceiling < high and low < expected < high and high - low < 0.25  # 400 architectures: narrow
     assert kendall_ceiling(1.0, 2.0) == 0.0 and kendall_ceiling(0.0, 0.0) == 0.0  # noise explains all
 
 

@@ -217,10 +217,25 @@ def retraining_noise(trained_seeds: list[list[float]], seed: int) -> dict[str, A
         "std_between_seeds": within_variance**0.5,
         "std_between_architectures": statistics.pstdev(means),
         "kendall_ceiling": kendall_ceiling(statistics.variance(means), within_variance / seeds),
+        "kendall_ceiling_ci95": ceiling_interval(trained_seeds, seed),
         "seeds_for_ceiling": {
             f"{target}": seeds_for_ceiling(true_variance, within_variance, target) for target in CEILING_TARGETS
         },
     }
+
+
+def ceiling_interval(trained_seeds: list[list[float]], seed: int) -> list[float]:
+    """A 95% percentile-bootstrap interval of ``kendall_ceiling`` (architectures resampled with their seeds'
+    accuracies): how far the ceiling, estimated from the same few architectures, can be trusted."""
+    import numpy as np
+
+    seeds = min(len(runs) for runs in trained_seeds)
+    variances = np.array([statistics.variance(runs) for runs in trained_seeds])
+    means = np.array([statistics.fmean(runs) for runs in trained_seeds])
+    rng = np.random.default_rng(seed)
+    draws = (rng.integers(0, len(means), len(means)) for _ in range(BOOTSTRAP_RESAMPLES))
+    ceilings = [kendall_ceiling(float(means[i].var(ddof=1)), float(variances[i].mean()) / seeds) for i in draws]
+    return [float(v) for v in np.percentile(ceilings, [2.5, 97.5])]
 
 
 def kendall_ceiling(variance_of_means: float, noise_variance_of_a_mean: float) -> float:
@@ -306,12 +321,19 @@ def describe_fidelity(report: Mapping[str, Any]) -> str:
             f"{noise['std_between_seeds']:.4f}, between architectures {noise['std_between_architectures']:.4f}; "
             f"a perfect proxy would reach Kendall tau {noise['kendall_ceiling']:.2f}"
         )
-        needed = noise.get("seeds_for_ceiling", {})  # reports written before it have none
+        notes = []  # reports written before the interval and the seed counts have neither
+        if "kendall_ceiling_ci95" in noise:
+            low, high = noise["kendall_ceiling_ci95"]
+            notes.append(f"95% CI {low:.2f}..{high:.2f}")
+        needed = noise.get("seeds_for_ceiling", {})
         if needed and None in needed.values():
-            line += " (no number of seeds raises it: the architectures show no spread of their own)"
+            notes.append("no number of seeds raises it: the architectures show no spread of their own")
         elif needed:
-            counts = (f"{target} with {count} seed{'s' * (count > 1)}" for target, count in needed.items())
-            line += f" ({', '.join(counts)})"
+            notes.append(
+                ", ".join(f"{target} with {count} seed{'s' * (count > 1)}" for target, count in needed.items())
+            )
+        if notes:
+            line += f" ({'; '.join(notes)})"
     return line
 
 
