@@ -26,22 +26,23 @@ import numpy as np
 from omegaconf import OmegaConf
 from scipy import stats
 
+from slimkit.errors import ConfigError
 from slimkit.models.shufflenet_supernet import BLOCK_CHOICES
-from slimkit.search.fidelity import finished_reports, retraining_noise
-from slimkit.search.persistence import read_json
+from slimkit.search.fidelity import finished_run, retraining_noise
 
 POOLED_WHEN_EQUAL = ("model", "data", "method.retrain_epochs", "method.retrain_seeds")
 
 
 def read_run(run: FilePath) -> tuple[Any, list[dict[str, Any]]]:
     """The run's config and its fidelity rows; one line and exit 1 for anything else."""
-    reports = finished_reports(run)
-    if not (run / ".hydra" / "config.yaml").is_file() or len(reports) != 1:
-        sys.exit(f"error: {run} is not a finished SPOS fidelity run (.hydra/config.yaml and one fidelity report)")
-    rows = read_json(reports[0])["architectures"]
+    try:
+        config, report = finished_run(run)
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    rows = report["architectures"]
     if any(set(row["architecture"].get("scales", [1.0])) != {1.0} for row in rows):
         sys.exit(f"error: {run} searched channels too; this analysis is for block spaces (method.space=block)")
-    return OmegaConf.load(run / ".hydra" / "config.yaml"), rows
+    return OmegaConf.load(config), rows
 
 
 def op_design(blocks: list[list[int]]) -> np.ndarray:

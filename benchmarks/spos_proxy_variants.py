@@ -27,10 +27,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from scipy import stats
 
+from slimkit.errors import ConfigError
 from slimkit.models.shufflenet_supernet import Path
 from slimkit.run_context import build_model
-from slimkit.search.fidelity import finished_reports, retraining_noise
-from slimkit.search.persistence import read_json
+from slimkit.search.fidelity import finished_run, retraining_noise
 from slimkit.search.weight_sharing import Batches, batches_of, recalibrate_bn
 
 CALIBRATION_DRAWS = 3
@@ -61,16 +61,17 @@ def data_module(cfg: DictConfig, draw: int, unshifted: bool = False) -> Any:
 
 def load(run: FilePath, supernet_file: str | None) -> tuple[DictConfig, Any, dict[str, Any]]:
     """The run's config, its supernet with the trained weights, and its fidelity report."""
-    reports = finished_reports(run)
-    if not (run / ".hydra" / "config.yaml").is_file() or len(reports) != 1:
-        sys.exit(f"error: {run} is not a finished SPOS fidelity run (.hydra/config.yaml and one fidelity report)")
-    cfg = OmegaConf.load(run / ".hydra" / "config.yaml")
+    try:
+        config, report = finished_run(run)
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    cfg = OmegaConf.load(config)
     search_channels = cfg.method.get("space", "block") in ("channel", "joint")  # as SposRunner reads method.space
     supernet = build_model(cfg.model, data_module(cfg, 0), search_channels=search_channels)
     weights = supernet_file or cfg.method.get("supernet") or run / "stages" / "supernet.pt"
     state = torch.load(weights, map_location="cpu", weights_only=True)["module"]
     supernet.load_state_dict({name.removeprefix("model."): value for name, value in state.items()})
-    return cfg, supernet, read_json(reports[0])
+    return cfg, supernet, report
 
 
 def kendall(scored: list[float], trained: list[float]) -> str:

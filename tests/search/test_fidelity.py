@@ -19,6 +19,7 @@ from slimkit.search.fidelity import (
     describe_fidelity,
     distinct_feasible,
     fidelity_metrics,
+    finished_run,
     kendall_ceiling,
     measure_fidelity,
     percentile_of,
@@ -141,6 +142,20 @@ def test_the_seeds_a_ceiling_needs_are_what_a_proxy_that_knows_the_truth_needs_t
     assert report["seeds_for_ceiling"]["0.6"] == pytest.approx(exact, rel=0.35)  # estimated from two seeds
     assert report["seeds_for_ceiling"]["0.4"] < report["seeds_for_ceiling"]["0.6"]
     assert seeds_for_ceiling(0.0, 1.0, 0.4) is None and seeds_for_ceiling(-0.1, 1.0, 0.4) is None
+
+
+def test_a_finished_run_is_read_back_by_its_config_and_its_one_report_not_the_state_file(tmp_path):
+    measured = measure_fidelity(Arithmetic(), 5, 3, tmp_path / "fidelity", "cap")
+    assert (tmp_path / "fidelity" / "cap.state.json").is_file()
+    with pytest.raises(ConfigError, match="is not a finished fidelity run"):
+        finished_run(tmp_path)  # no .hydra/config.yaml: not a run folder
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 3\n")
+    config, report = finished_run(tmp_path)
+    assert config == tmp_path / ".hydra" / "config.yaml" and report == json.loads(json.dumps(measured))
+    measure_fidelity(Arithmetic(), 5, 3, tmp_path / "fidelity", "other")
+    with pytest.raises(ConfigError, match="one fidelity report"):
+        finished_run(tmp_path)  # two reports: which one is meant is not known
 
 
 def test_a_killed_measurement_continues_where_it_stopped_to_the_same_report(tmp_path):

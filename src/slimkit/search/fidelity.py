@@ -131,9 +131,15 @@ def measure_fidelity(
     return report
 
 
-def finished_reports(run: str | Path) -> list[Path]:
-    """The fidelity reports (``fidelity/<tag>.json``) a run folder holds; the state files are not reports."""
-    return sorted(file for file in (Path(run) / "fidelity").glob("*.json") if not file.name.endswith(".state.json"))
+def finished_run(run: str | Path) -> tuple[Path, dict[str, Any]]:
+    """The config file (``.hydra/config.yaml``) and the one fidelity report (``fidelity/<tag>.json``, not its
+    state file) of a finished fidelity run's folder, for tools that read such runs again."""
+    run = Path(run)
+    config = run / ".hydra" / "config.yaml"
+    reports = [file for file in (run / "fidelity").glob("*.json") if not file.name.endswith(".state.json")]
+    if not config.is_file() or len(reports) != 1:
+        raise ConfigError(f"{run} is not a finished fidelity run (.hydra/config.yaml and one fidelity report)")
+    return config, read_json(reports[0])
 
 
 def _resumed_rows(state_file: Path, described: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -205,37 +211,36 @@ def retraining_noise(trained_seeds: list[list[float]], seed: int) -> dict[str, A
     """How far training from scratch ranks the architectures by itself (every architecture trained from two
     or more seeds): the rank agreement of the first two seeds' accuracies, the spread between architectures
     (of their mean accuracies) against the spread between seeds of one architecture, and the Kendall tau no
-    proxy can be expected to beat against these means (``kendall_ceiling``)."""
+    proxy can be expected to beat against these means (``kendall_ceiling``, with a bootstrap interval over
+    the architectures and the seeds it would take to reach ``CEILING_TARGETS``)."""
+    import numpy as np
+
     first, second = [runs[0] for runs in trained_seeds], [runs[1] for runs in trained_seeds]
     seeds = min(len(runs) for runs in trained_seeds)
-    within_variance = statistics.fmean(statistics.variance(runs) for runs in trained_seeds)
-    means = [statistics.fmean(runs) for runs in trained_seeds]
-    true_variance = statistics.variance(means) - within_variance / seeds
+    variances = np.array([statistics.variance(runs) for runs in trained_seeds])  # each architecture's seeds
+    means = np.array([statistics.fmean(runs) for runs in trained_seeds])
+
+    def spreads(rows: Any) -> tuple[float, float]:
+        """The variance of these architectures' means and the noise variance of one mean (seeds averaged)."""
+        return float(means[rows].var(ddof=1)), float(variances[rows].mean()) / seeds
+
+    everyone = np.arange(len(means))
+    variance_of_means, noise = spreads(everyone)
+    rng = np.random.default_rng(seed)
+    resampled = (rng.integers(0, len(means), len(means)) for _ in range(BOOTSTRAP_RESAMPLES))
+    ceilings = [kendall_ceiling(*spreads(rows)) for rows in resampled]
     return {
         "seeds": seeds,
         "first_vs_second_seed": rank_statistics(first, second, seed),
-        "std_between_seeds": within_variance**0.5,
-        "std_between_architectures": statistics.pstdev(means),
-        "kendall_ceiling": kendall_ceiling(statistics.variance(means), within_variance / seeds),
-        "kendall_ceiling_ci95": ceiling_interval(trained_seeds, seed),
+        "std_between_seeds": float(variances.mean()) ** 0.5,
+        "std_between_architectures": float(means.std()),
+        "kendall_ceiling": kendall_ceiling(variance_of_means, noise),
+        "kendall_ceiling_ci95": [float(v) for v in np.percentile(ceilings, [2.5, 97.5])],
         "seeds_for_ceiling": {
-            f"{target}": seeds_for_ceiling(true_variance, within_variance, target) for target in CEILING_TARGETS
+            f"{target}": seeds_for_ceiling(variance_of_means - noise, noise * seeds, target)
+            for target in CEILING_TARGETS
         },
     }
-
-
-def ceiling_interval(trained_seeds: list[list[float]], seed: int) -> list[float]:
-    """A 95% percentile-bootstrap interval of ``kendall_ceiling`` (architectures resampled with their seeds'
-    accuracies): how far the ceiling, estimated from the same few architectures, can be trusted."""
-    import numpy as np
-
-    seeds = min(len(runs) for runs in trained_seeds)
-    variances = np.array([statistics.variance(runs) for runs in trained_seeds])
-    means = np.array([statistics.fmean(runs) for runs in trained_seeds])
-    rng = np.random.default_rng(seed)
-    draws = (rng.integers(0, len(means), len(means)) for _ in range(BOOTSTRAP_RESAMPLES))
-    ceilings = [kendall_ceiling(float(means[i].var(ddof=1)), float(variances[i].mean()) / seeds) for i in draws]
-    return [float(v) for v in np.percentile(ceilings, [2.5, 97.5])]
 
 
 def kendall_ceiling(variance_of_means: float, noise_variance_of_a_mean: float) -> float:
